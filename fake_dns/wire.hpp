@@ -1,4 +1,5 @@
 #pragma once
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -63,6 +64,64 @@ std::optional<std::pair<header, question>> parse_question(std::span<const std::u
 
 /// Encodes a message with name compression (RFC 1035 4.1.4).
 std::vector<std::uint8_t> encode(const message& m);
+
+/// Longest name (RFC 1035 2.3.4: 255 octets in wire form) and longest label (63).
+inline constexpr std::size_t max_name_octets = 255;
+inline constexpr std::size_t max_label_octets = 63;
+
+/// A name in uncompressed wire form, held inline so the answer path allocates nothing.
+struct wire_name {
+    std::array<std::uint8_t, max_name_octets> bytes{};
+    std::size_t size = 0;    ///< octets used, including the terminating zero
+    std::size_t labels = 0;  ///< labels before the root
+
+    /// The octets in use.
+    std::span<const std::uint8_t> view() const { return {bytes.data(), size}; }
+};
+
+/// Why presentation text is not a valid name.
+enum class name_status { ok, empty_label, label_too_long, name_too_long, bad_escape };
+
+/// Presentation text ("www.corp.example", trailing dot optional, "" and "." are the root,
+/// "\." and "\DDD" escapes) to wire form; case is kept.
+name_status text_to_wire(std::string_view text, wire_name& out);
+
+/// Presentation text of an uncompressed wire name without the trailing dot ("" for the
+/// root), escaping what master files cannot show raw; `lower` folds A-Z.
+std::string wire_to_text(std::span<const std::uint8_t> wire, bool lower);
+
+/// Reads a possibly compressed name at `pos` in `msg` and moves `pos` past it. False
+/// when it runs out of bounds, uses a reserved label type, a pointer that does not
+/// point before the run it interrupts, or exceeds 255 octets.
+bool read_name(std::span<const std::uint8_t> msg, std::size_t& pos, wire_name& out);
+
+/// Folds A-Z to a-z in an uncompressed wire name (RFC 4343: names compare case-insensitively).
+void lower_wire(wire_name& name);
+
+/// Uncompressed RDATA of a record; TXT strings over 255 octets are split. False when a
+/// name in it is invalid.
+bool rdata_to_wire(const record& r, std::vector<std::uint8_t>& out);
+
+/// Writes names into a message being built, pointing at earlier copies of their longest
+/// known suffix (RFC 1035 4.1.4). Fixed capacity: nothing is allocated.
+class name_compressor {
+public:
+    /// Appends uncompressed wire `name` to `out`, compressed when `compress` is set, and
+    /// remembers its labels for later names.
+    void write(std::vector<std::uint8_t>& out, std::span<const std::uint8_t> name, bool compress = true);
+    /// Forgets names written at or after `size` (the message was cut back to `size`).
+    void forget_from(std::size_t size);
+    /// Forgets everything (a new message).
+    void clear() { count_ = 0; }
+
+private:
+    struct entry {
+        std::uint32_t hash;
+        std::uint16_t offset;
+    };
+    std::array<entry, 256> entries_{};
+    std::size_t count_ = 0;
+};
 
 /// A standard query for `name`/`type`, with an OPT advertising `edns_size` when given.
 std::vector<std::uint8_t> build_query(std::uint16_t id, std::string_view name, std::uint16_t type, bool recursion_desired,

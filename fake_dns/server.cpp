@@ -1,0 +1,199 @@
+#include "fake_dns/server.hpp"
+
+#include <array>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+namespace fake_dns {
+
+namespace {
+constexpr auto tok = net::as_tuple(net::use_awaitable);
+// Datagrams handled before yielding to other work, so a flood cannot starve the lab.
+constexpr int udp_batch = 64;
+}  // namespace
+
+udp_server::udp_server(net::any_io_executor ex, std::shared_ptr<query_policy> policy)
+    : socket_(ex), policy_(std::move(policy)) {}
+
+boost::system::error_code udp_server::open(const net::ip::udp::endpoint& at) {
+    boost::system::error_code ec;
+    socket_.open(at.protocol(), ec);
+    if (!ec) socket_.bind(at, ec);
+    if (!ec) socket_.non_blocking(true, ec);
+    if (ec) socket_.close();
+    return ec;
+}
+
+void udp_server::start() {
+    net::co_spawn(socket_.get_executor(), [self = shared_from_this()] { return self->run(); }, net::detached);
+}
+
+void udp_server::stop() {
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+}
+
+int udp_server::native_handle() { return socket_.native_handle(); }
+
+net::ip::udp::endpoint udp_server::local_endpoint() const {
+    boost::system::error_code ec;
+    return socket_.local_endpoint(ec);
+}
+
+void udp_server::send(const net::ip::udp::endpoint& to, std::span<const std::uint8_t> query, const query_plan& plan,
+                      std::vector<std::uint8_t>& out) {
+    if (!answer(plan.zones, query, plan.context, out)) return;
+    boost::system::error_code ec;
+    // Non-blocking: a full send buffer loses the reply, as it would on a real server.
+    socket_.send_to(net::buffer(out), to, 0, ec);
+    if (!ec) policy_->replied(to.address().to_v4().to_uint(), false, query, out);
+}
+
+net::awaitable<void> udp_server::run() {
+    auto self = shared_from_this();  // keep alive while suspended
+    std::vector<std::uint8_t> buf(65536);
+    std::vector<std::uint8_t> out;
+    out.reserve(4096);
+    net::ip::udp::endpoint from;
+    while (socket_.is_open()) {
+        for (int i = 0; i < udp_batch; ++i) {
+            boost::system::error_code ec;
+            auto n = socket_.receive_from(net::buffer(buf), from, 0, ec);
+            if (ec == net::error::would_block || ec == net::error::try_again) {
+                auto [wec] = co_await socket_.async_wait(net::ip::udp::socket::wait_read, tok);
+                if (wec) co_return;
+                break;
+            }
+            if (ec) {
+                if (!socket_.is_open()) co_return;
+                continue;  // e.g. an ICMP error reported on the socket
+            }
+            if (!from.address().is_v4()) continue;
+            std::span<const std::uint8_t> query(buf.data(), n);
+            auto plan = policy_->plan(from.address().to_v4().to_uint(), false, query);
+            if (plan.drop) continue;
+            if (plan.delay.count() > 0) {
+                net::co_spawn(socket_.get_executor(),
+                              reply_later(from, std::vector<std::uint8_t>(query.begin(), query.end()), plan),
+                              net::detached);
+                continue;
+            }
+            send(from, query, plan, out);
+        }
+        co_await net::post(socket_.get_executor(), net::use_awaitable);
+    }
+}
+
+net::awaitable<void> udp_server::reply_later(net::ip::udp::endpoint to, std::vector<std::uint8_t> query,
+                                             query_plan plan) {
+    auto self = shared_from_this();
+    co_await policy_->wait(plan.delay);
+    if (!socket_.is_open()) co_return;
+    std::vector<std::uint8_t> out;
+    send(to, query, plan, out);
+}
+
+tcp_server::tcp_server(net::any_io_executor ex, std::shared_ptr<query_policy> policy, tcp_limits limits)
+    : acceptor_(ex), policy_(std::move(policy)), limits_(limits) {}
+
+boost::system::error_code tcp_server::open(const net::ip::tcp::endpoint& at) {
+    boost::system::error_code ec;
+    acceptor_.open(at.protocol(), ec);
+    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(at, ec);
+    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) acceptor_.close();
+    return ec;
+}
+
+void tcp_server::start() {
+    net::co_spawn(acceptor_.get_executor(), [self = shared_from_this()] { return self->accept_loop(); },
+                  net::detached);
+}
+
+void tcp_server::stop() {
+    stopped_ = true;
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    for (auto& w : sessions_)
+        if (auto s = w.lock()) s->close(ignored);
+    sessions_.clear();
+}
+
+int tcp_server::native_handle() { return acceptor_.native_handle(); }
+
+net::ip::tcp::endpoint tcp_server::local_endpoint() const {
+    boost::system::error_code ec;
+    return acceptor_.local_endpoint(ec);
+}
+
+net::awaitable<void> tcp_server::accept_loop() {
+    auto self = shared_from_this();
+    while (acceptor_.is_open()) {
+        auto [ec, socket] = co_await acceptor_.async_accept(tok);
+        if (ec) {
+            if (!acceptor_.is_open() || ec == net::error::operation_aborted) co_return;
+            continue;  // e.g. EMFILE: keep serving those already connected
+        }
+        if (connections_ >= limits_.max_connections) continue;  // closed as it goes out of scope
+        net::co_spawn(acceptor_.get_executor(), session(std::move(socket)), net::detached);
+    }
+}
+
+net::awaitable<void> tcp_server::session(net::ip::tcp::socket s) {
+    using namespace net::experimental::awaitable_operators;
+    auto self = shared_from_this();
+    auto socket = std::make_shared<net::ip::tcp::socket>(std::move(s));
+    std::erase_if(sessions_, [](auto& w) { return w.expired(); });
+    sessions_.push_back(socket);
+    ++connections_;
+    struct count_guard {
+        std::size_t& n;
+        ~count_guard() { --n; }
+    } guard{connections_};
+
+    boost::system::error_code ignored;
+    socket->set_option(net::ip::tcp::no_delay(true), ignored);
+    auto peer = socket->remote_endpoint(ignored);
+    if (!peer.address().is_v4()) co_return;
+    auto client = peer.address().to_v4().to_uint();
+    net::steady_timer timer(socket->get_executor());
+    std::vector<std::uint8_t> query;
+    std::vector<std::uint8_t> out;
+    while (!stopped_) {
+        std::array<std::uint8_t, 2> len{};
+        timer.expires_after(limits_.idle_timeout);
+        auto r = co_await (net::async_read(*socket, net::buffer(len), tok) || timer.async_wait(tok));
+        if (r.index() == 1) co_return;  // idle time-out
+        if (std::get<0>(std::get<0>(r))) co_return;
+        std::size_t n = (std::size_t{len[0]} << 8) | len[1];
+        if (n == 0) co_return;  // nothing to answer; a peer that sends this is broken
+        query.resize(n);
+        timer.expires_after(limits_.idle_timeout);
+        auto body = co_await (net::async_read(*socket, net::buffer(query), tok) || timer.async_wait(tok));
+        if (body.index() == 1 || std::get<0>(std::get<0>(body))) co_return;
+        auto plan = policy_->plan(client, true, query);
+        if (plan.drop) continue;
+        if (plan.delay.count() > 0) {
+            co_await policy_->wait(plan.delay);
+            if (stopped_) co_return;
+        }
+        if (!answer(plan.zones, query, plan.context, out)) continue;
+        std::array<std::uint8_t, 2> out_len{static_cast<std::uint8_t>(out.size() >> 8),
+                                            static_cast<std::uint8_t>(out.size() & 0xff)};
+        std::array<net::const_buffer, 2> bufs{net::buffer(out_len), net::buffer(out)};
+        auto [wec, written] = co_await net::async_write(*socket, bufs, tok);
+        if (wec) co_return;
+        policy_->replied(client, true, query, out);
+    }
+}
+
+}  // namespace fake_dns

@@ -1,0 +1,94 @@
+#pragma once
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace sim {
+
+/// One HTTP request as the handlers see it.
+struct api_request {
+    std::string method;
+    std::string path;                          ///< without the query string
+    std::map<std::string, std::string> query;  ///< decoded query parameters
+    std::map<std::string, std::string> params; ///< `{name}` parts of the route
+    std::string body;
+};
+
+/// What a handler answers.
+struct api_response {
+    int status = 200;
+    std::string content_type = "application/json";
+    std::string body;
+};
+
+/// `{"error": message, "detail": detail}` with a status.
+api_response api_error(int status, const std::string& message, const std::string& detail = {});
+
+/// A WebSocket as a handler sees it: text messages both ways.
+class ws_channel {
+public:
+    virtual ~ws_channel() = default;
+    /// Queues a text message; messages leave in order.
+    virtual void send(std::string text) = 0;
+    /// The next message from the peer; nullopt once the connection is closed.
+    virtual boost::asio::awaitable<std::optional<std::string>> receive() = 0;
+};
+
+using http_handler = std::function<api_response(const api_request&)>;
+using ws_handler = std::function<boost::asio::awaitable<void>(ws_channel&, const api_request&)>;
+
+/// Routes by method and path pattern ("/api/v1/hosts/{name}"). Pure: no sockets.
+class api_router {
+public:
+    void add(std::string method, std::string pattern, http_handler h);
+    void add_ws(std::string pattern, ws_handler h);
+    /// Runs the matching handler; 404 or 405 as JSON errors otherwise.
+    api_response dispatch(api_request& r) const;
+    /// The WebSocket handler for a path, filling `r.params`.
+    const ws_handler* find_ws(api_request& r) const;
+
+private:
+    struct route {
+        std::string method;
+        std::vector<std::string> parts;
+        http_handler http;
+        ws_handler ws;
+    };
+    static bool match(const route& rt, const std::string& path, std::map<std::string, std::string>& params);
+    std::vector<route> routes_;
+};
+
+/// Parses "a=1&b=x%20y" into a map.
+std::map<std::string, std::string> parse_query(std::string_view q);
+
+/// The control API's HTTP/WebSocket server (Boost.Beast). Every /api/ path
+/// needs `Authorization: Bearer TOKEN` (WebSockets may pass `?token=`).
+class api_server {
+public:
+    api_server(boost::asio::io_context& io, std::shared_ptr<api_router> router, std::string token);
+    ~api_server();
+    /// Binds "ADDR:PORT" (loopback only); "" or why not.
+    std::string listen(const std::string& address);
+    void stop();
+    /// "http://127.0.0.1:8025"
+    std::string url() const;
+
+    struct impl;
+
+private:
+    std::shared_ptr<impl> impl_;
+};
+
+/// A random token for the API (hex, from the kernel's generator).
+std::string random_token();
+
+}  // namespace sim

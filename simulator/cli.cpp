@@ -1,0 +1,329 @@
+#include "simulator/cli.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include "simulator/api.hpp"
+#include "simulator/catalogue.hpp"
+#include "simulator/lab.hpp"
+#include "simulator/lab_api.hpp"
+#include "simulator/scenario_loader.hpp"
+
+namespace sim {
+
+namespace fs = std::filesystem;
+namespace net = boost::asio;
+
+namespace {
+
+constexpr int exit_ok = 0, exit_findings = 1, exit_usage = 2, exit_runtime = 3;
+
+std::string pad(std::string s, std::size_t width) {
+    // Count UTF-8 characters, not bytes, so tables line up with "—".
+    std::size_t chars = 0;
+    for (unsigned char c : s)
+        if ((c & 0xc0) != 0x80) ++chars;
+    if (chars < width) s.append(width - chars, ' ');
+    return s;
+}
+
+void print_diagnostics(const diagnostics& d) {
+    for (auto& e : d.sorted()) std::cerr << e.to_string() << "\n";
+}
+
+/// Every .toml under the paths given (directories recursively, sorted).
+std::vector<std::string> scenario_files(const std::vector<std::string>& paths) {
+    std::vector<std::string> out;
+    for (auto& p : paths) {
+        std::error_code ec;
+        if (fs::is_directory(p, ec)) {
+            std::vector<std::string> found;
+            for (auto& e : fs::recursive_directory_iterator(p, ec))
+                if (e.is_regular_file() && e.path().extension() == ".toml") found.push_back(e.path().string());
+            std::sort(found.begin(), found.end());
+            out.insert(out.end(), found.begin(), found.end());
+        } else {
+            out.push_back(p);
+        }
+    }
+    return out;
+}
+
+// `run ID` finds scenarios/ID.toml or the file whose [scenario] id is ID.
+std::string find_scenario(const std::string& arg) {
+    std::error_code ec;
+    if (fs::exists(arg, ec)) return arg;
+    for (auto candidate : {"scenarios/" + arg + ".toml", "scenarios/" + arg})
+        if (fs::exists(candidate, ec)) return candidate;
+    for (auto& f : scenario_files({"scenarios"})) {
+        if (is_fragment_path(f)) continue;
+        diagnostics ignored;
+        auto s = load_scenario(f, ignored);
+        if (s && s->meta.id == arg) return f;
+    }
+    return arg;
+}
+
+std::string roles_text(const host_config& h) {
+    std::string out;
+    for (auto r : h.roles) out += (out.empty() ? "" : ",") + std::string(to_string(r));
+    return out.empty() ? "-" : out;
+}
+
+void print_table(const lab& l, const api_identity& id) {
+    auto& d = l.definition();
+    std::cout << "mailsim lab `" << d.meta.id << "`" << (d.meta.title.empty() ? "" : ": " + d.meta.title) << "\n";
+    std::cout << "prefix " << l.prefix() << "   DNS port " << l.dns_port() << "   SMTP port " << l.smtp_port()
+              << "   clock x" << l.speed() << "\n\n";
+    std::cout << pad("HOST", 12) << pad("ADDRESS", 17) << pad("ROLES", 16) << "LISTENING\n";
+    auto services = l.services();
+    for (auto& h : l.live().hosts) {
+        std::string listening;
+        for (auto& s : services)
+            if (s.host == h.name) {
+                listening += (listening.empty() ? "" : "  ") + s.service + " " + support::format_ipv4(s.address) + ":" +
+                             std::to_string(s.port) + (s.udp && s.tcp ? " udp+tcp" : s.udp ? " udp" : " tcp");
+            }
+        std::cout << pad(h.name, 12) << pad(support::format_ipv4(h.address), 17) << pad(roles_text(h), 16)
+                  << (listening.empty() ? "-" : listening) << "\n";
+    }
+    auto* v = l.live().find_host(l.vantage());
+    std::cout << "\nYou are " << l.vantage() << (v ? " (" + support::format_ipv4(v->address) + ")" : std::string{})
+              << " when you connect from 127.0.0.1; to act as another host, bind its address\n"
+              << "(dig -b ADDRESS, swaks --local-interface ADDRESS, nc -s ADDRESS).\n";
+    for (auto& s : services)
+        if (s.service == "dns" && v) {
+            const host_config* named = nullptr;
+            for (auto& h : l.live().hosts)
+                if (!h.fqdn.empty()) named = &h;
+            std::cout << "Try:  dig @" << support::format_ipv4(s.address) << " -p " << s.port << " "
+                      << (named ? named->fqdn : std::string("example")) << "\n";
+            break;
+        }
+    std::cout << "API:  " << id.url << "/api/v1/lab   (Authorization: Bearer " << id.token << ")\n";
+    std::cout << "Stop with Ctrl-C.\n" << std::flush;
+}
+
+bool write_file_atomically(const std::string& path, const std::string& text) {
+    auto tmp = path + ".tmp." + std::to_string(::getpid());
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out << text << "\n";
+        if (!out) return false;
+    }
+    std::error_code ec;
+    fs::rename(tmp, path, ec);
+    return !ec;
+}
+
+int log_rank(const std::string& level) {
+    if (level == "error") return 0;
+    if (level == "warn") return 1;
+    if (level == "info") return 2;
+    return 3;  // debug
+}
+
+// Lab log entries a level shows on stderr: DNS queries only at debug.
+bool shown(const log_entry& e, int rank) {
+    if (e.kind == "dns") return rank >= 3;
+    if (e.kind == "net") return rank >= 1;
+    return rank >= 2;
+}
+
+struct run_args {
+    std::string scenario = "scenarios/default.toml";
+    std::string prefix;
+    std::string ports = "auto";
+    double speed = 0;
+    std::string api = "127.0.0.1:8025";
+    std::string token;
+    std::string ready_file;
+    bool json = false;
+    std::string log_level = "info";
+};
+
+int run_lab(const run_args& a) {
+    lab_options opts;
+    if (!a.prefix.empty()) {
+        auto octet = parse_prefix(a.prefix);
+        if (!octet) {
+            std::cerr << "mailsim: --prefix must be 127.N with N from 1 to 255 (127.0 is never used), not `" << a.prefix
+                      << "`\n";
+            return exit_usage;
+        }
+        opts.prefix = *octet;
+    }
+    if (a.ports == "standard") opts.ports = port_mode::standard;
+    else if (a.ports == "high") opts.ports = port_mode::high;
+    if (a.speed > 0) opts.speed = a.speed;
+
+    auto path = find_scenario(a.scenario);
+    diagnostics diags;
+    auto s = load_scenario(path, diags);
+    if (!s) {
+        print_diagnostics(diags);
+        return exit_findings;
+    }
+
+    net::io_context io(1);
+    lab l(io, std::move(*s), opts);
+    int rank = log_rank(a.log_level);
+    l.log().subscribe([rank](const log_entry& e) {
+        if (!shown(e, rank)) return;
+        std::cerr << "[" << support::format_duration(e.sim) << "] " << e.kind << (e.host.empty() ? "" : " " + e.host)
+                  << ": " << e.text << "\n";
+    });
+    if (auto err = l.start(); !err.empty()) {
+        std::cerr << "mailsim: " << err << "\n";
+        return exit_runtime;
+    }
+    api_identity id{"", a.token.empty() ? random_token() : a.token};
+    auto router = std::make_shared<api_router>();
+    add_lab_routes(*router, l, [&id] { return id; });
+    api_server api(io, router, id.token);
+    if (auto err = api.listen(a.api); !err.empty()) {
+        std::cerr << "mailsim: " << err << "\n";
+        return exit_runtime;
+    }
+    id.url = api.url();
+
+    auto ready = ready_json(l, id);
+    if (!a.ready_file.empty() && !write_file_atomically(a.ready_file, ready)) {
+        std::cerr << "mailsim: cannot write the ready file `" << a.ready_file << "`\n";
+        return exit_runtime;
+    }
+    if (a.json) std::cout << ready << "\n" << std::flush;
+    else print_table(l, id);
+
+    net::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](boost::system::error_code ec, int sig) {
+        if (ec) return;
+        l.note("lab", "", std::string("stopping on ") + (sig == SIGINT ? "SIGINT" : "SIGTERM"));
+        api.stop();
+        l.stop();
+        io.stop();
+    });
+    io.run();
+    if (!a.ready_file.empty()) {
+        std::error_code ec;
+        fs::remove(a.ready_file, ec);
+    }
+    return exit_ok;
+}
+
+int validate_files(const std::vector<std::string>& paths) {
+    auto files = scenario_files(paths.empty() ? std::vector<std::string>{"scenarios"} : paths);
+    if (files.empty()) {
+        std::cerr << "mailsim: no scenario files found\n";
+        return exit_findings;
+    }
+    std::size_t bad = 0;
+    diagnostics all;
+    for (auto& f : files) {
+        diagnostics d;
+        load_options o;
+        o.fragment = is_fragment_path(f);
+        load_scenario(f, d, o);
+        if (!d.empty()) ++bad;
+        all.append(d);
+    }
+    print_diagnostics(all);
+    if (bad) {
+        std::cerr << bad << " of " << files.size() << " file(s) have errors (" << all.sorted().size() << " in all)\n";
+        return exit_findings;
+    }
+    std::cout << "ok: " << files.size() << " file(s) valid\n";
+    return exit_ok;
+}
+
+int list_library(const std::string& dir) {
+    std::cout << pad("ID", 28) << pad("STEP", 6) << pad("LEVEL", 14) << pad("FAULTS", 44) << "TITLE\n";
+    for (auto& f : scenario_files({dir})) {
+        if (is_fragment_path(f)) continue;
+        diagnostics d;
+        auto s = load_scenario(f, d);
+        if (!s) {
+            std::cout << pad(fs::path(f).stem().string(), 28) << "(invalid: " << d.sorted().size()
+                      << " error(s); run mailsim validate " << f << ")\n";
+            continue;
+        }
+        std::string kinds;
+        for (auto& ft : s->faults) kinds += (kinds.empty() ? "" : ",") + ft.kind;
+        std::cout << pad(s->meta.id, 28) << pad(s->meta.guide_step ? std::to_string(*s->meta.guide_step) : "-", 6)
+                  << pad(s->meta.difficulty, 14) << pad(kinds.empty() ? "(none)" : kinds, 44) << s->meta.title << "\n";
+    }
+    return exit_ok;
+}
+
+int print_catalogue() {
+    for (auto& k : catalogue()) {
+        std::string params;
+        for (auto& p : k.params) params += (params.empty() ? "" : ", ") + std::string(p.name) + (p.required ? "" : "?");
+        std::cout << k.kind << "  (" << params << ")  step " << k.step << (k.gateable ? "  [first/odds]" : "") << "\n"
+                  << "    " << k.summary << "\n"
+                  << "    clients see: " << k.symptom << "\n"
+                  << "    cleared by:  " << k.cleared_by << "\n";
+        for (auto& t : k.tools) std::cout << "    " << pad(std::string(t.tool) + ":", 9) << " " << t.shows << "\n";
+        std::cout << "\n";
+    }
+    std::cout << "The target of a fault is its first parameter. Every fault also takes after, until and flap;\n"
+                 "SMTP and DNS faults take first and odds.\n";
+    return exit_ok;
+}
+
+}  // namespace
+
+int cli_main(int argc, char** argv) {
+    CLI::App app{"mailsim: a simulated mail environment for training and testing"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "mailsim 0.1.0");
+
+    run_args ra;
+    auto* run = app.add_subcommand("run", "start a lab from a scenario and serve it until Ctrl-C");
+    run->add_option("scenario", ra.scenario, "scenario file or id (default scenarios/default.toml)");
+    run->add_option("--prefix", ra.prefix, "move the lab to 127.N (default: the scenario's, usually 127.25)");
+    run->add_option("--ports", ra.ports, "SMTP/DNS ports: auto (25/53 when possible, else 2525/5353), standard, high")
+        ->check(CLI::IsMember({"auto", "standard", "high"}));
+    run->add_option("--speed", ra.speed, "simulated seconds per real second (overrides [lab] speed)")
+        ->check(CLI::Range(0.001, 100000.0));
+    run->add_option("--api", ra.api, "address:port of the control API (loopback only)");
+    run->add_option("--token", ra.token, "API token (default: random, shown in the ready JSON)");
+    run->add_option("--ready-file", ra.ready_file, "write the ready JSON here once every endpoint listens");
+    run->add_flag("--json", ra.json, "print the ready JSON (one line) instead of the endpoint table");
+    run->add_option("--log-level", ra.log_level, "error, warn, info or debug (debug shows every DNS query)")
+        ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
+
+    std::vector<std::string> validate_paths;
+    auto* validate = app.add_subcommand("validate", "check scenario files; errors as file:line:col");
+    validate->add_option("paths", validate_paths, "files or directories (default: scenarios)");
+
+    std::string list_dir = "scenarios";
+    auto* list = app.add_subcommand("list", "the scenario library as a table");
+    list->add_option("dir", list_dir, "library directory (default: scenarios)");
+
+    auto* faults = app.add_subcommand("faults", "the fault catalogue");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        auto code = app.exit(e);
+        return code == 0 ? exit_ok : exit_usage;
+    }
+    if (run->parsed()) return run_lab(ra);
+    if (validate->parsed()) return validate_files(validate_paths);
+    if (list->parsed()) return list_library(list_dir);
+    if (faults->parsed()) return print_catalogue();
+    return exit_usage;
+}
+
+}  // namespace sim

@@ -1,0 +1,108 @@
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "simulator/lab_log.hpp"
+#include "simulator/net.hpp"
+#include "simulator/scenario.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace sim {
+
+/// Which SMTP and DNS ports a lab uses (SPEC 2).
+enum class port_mode { automatic, standard, high };
+
+/// How `mailsim run` (or a class, or the harness) starts a lab.
+struct lab_options {
+    std::optional<int> prefix;           ///< --prefix 127.N: relocate the scenario
+    port_mode ports = port_mode::automatic;
+    std::optional<double> speed;         ///< --speed overrides [lab] speed
+    std::optional<std::uint64_t> seed;   ///< a trainee's seed overrides [lab] seed
+    bool log_queries = true;             ///< log every DNS query (the trainer's evidence)
+};
+
+/// Something listening now.
+struct service_endpoint {
+    std::string host;     ///< host name
+    std::string service;  ///< "dns" or "smtp"
+    ipv4 address = 0;
+    int port = 0;
+    bool tcp = true, udp = false;
+};
+
+/// A fault as the lab holds it.
+struct fault_status {
+    fault f;
+    std::string state;  ///< pending | active | off (flapping) | cleared | ended
+    std::string source; ///< scenario | api
+    duration injected_at{0};
+    duration changed_at{0};
+};
+
+/// A running lab: the scenario's answer configuration, the live configuration
+/// with faults applied, the lab clock, the log, and every listener, all on one
+/// io_context. Every change to the live configuration goes through change(),
+/// which re-derives the network model, the DNS views and the listeners with
+/// their socket filters.
+class lab {
+public:
+    lab(boost::asio::io_context& io, scenario s, lab_options options);
+    ~lab();
+    lab(const lab&) = delete;
+    lab& operator=(const lab&) = delete;
+
+    /// Opens every listener; "" when the lab is up, else what could not be bound and why.
+    std::string start();
+    /// Closes every listener and cancels every timer.
+    void stop();
+
+    /// The scenario as running: relocated, with its answer configuration.
+    const scenario& definition() const;
+    const configuration& answer() const;
+    const configuration& live() const;
+    const std::string& prefix() const;
+    int dns_port() const;
+    int smtp_port() const;
+    /// The host that clients outside the scenario act as.
+    const std::string& vantage() const;
+    /// What listens now, by host.
+    std::vector<service_endpoint> services() const;
+    /// The network model of the live configuration.
+    const network& net() const;
+
+    /// Changes the live configuration. `edit` returns "" or an error (then
+    /// nothing changes). Logs `what`, clears faults whose aspect is fixed and
+    /// re-derives listeners and filters.
+    std::string change(const std::string& what, const std::function<std::string(configuration&)>& edit);
+
+    /// Faults, in injection order; `all` includes ended and cleared ones.
+    std::vector<fault_status> faults(bool all = false) const;
+    /// Injects a fault (checked against the catalogue and the lab); returns its id, or an error.
+    std::string inject(fault f, std::string& error);
+    /// Clears a fault: reverts its aspect. False when there is no such fault.
+    bool clear_fault(const std::string& id);
+
+    /// Lab time.
+    duration now() const;
+    double speed() const;
+    void advance(duration d);
+    /// Real time (ms since the Unix epoch) at which the lab started.
+    std::int64_t started_wall_ms() const;
+
+    lab_log& log();
+    void note(const std::string& kind, const std::string& host, const std::string& text);
+
+    struct impl;  ///< the runtime, private to lab.cpp
+
+private:
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace sim

@@ -1,0 +1,49 @@
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "support/text.hpp"
+
+namespace sim {
+
+/// One entry of the lab's log: a DNS query, an SMTP transcript line, an event
+/// log record, a fault or configuration change.
+struct log_entry {
+    std::uint64_t seq = 0;
+    support::duration sim{0};   ///< lab time
+    std::int64_t wall_ms = 0;   ///< real time, ms since the Unix epoch
+    std::string kind;           ///< dns | smtp | event | net | fault | config | clock
+    std::string host;           ///< the host it concerns ("" for the lab)
+    std::string text;
+};
+
+/// A bounded log with sequence numbers and live subscribers (`/log`, `/events`).
+class lab_log {
+public:
+    using subscriber = std::function<void(const log_entry&)>;
+
+    explicit lab_log(std::size_t capacity = 20000) : capacity_(capacity) {}
+
+    /// Appends; sets the entry's sequence number and tells subscribers.
+    std::uint64_t add(log_entry e);
+    /// Entries with seq > `after`, oldest first, at most `max`.
+    std::vector<log_entry> since(std::uint64_t after, std::size_t max = 1000) const;
+    /// The last sequence number given.
+    std::uint64_t last_seq() const { return next_seq_ - 1; }
+
+    int subscribe(subscriber s);
+    void unsubscribe(int id);
+
+private:
+    std::size_t capacity_;
+    std::deque<log_entry> entries_;
+    std::uint64_t next_seq_ = 1;
+    std::map<int, subscriber> subscribers_;
+    int next_sub_ = 1;
+};
+
+}  // namespace sim

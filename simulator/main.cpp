@@ -1,0 +1,3 @@
+#include "simulator/cli.hpp"
+
+int main(int argc, char** argv) { return sim::cli_main(argc, argv); }
