@@ -383,7 +383,7 @@ public:
             soa_seen_ = true;
         }
         result_.records.push_back(std::move(r));
-        positions_.push_back({first.line, first.column});
+        result_.positions.push_back({first.line, first.column});
     }
 
     // RFC 1034 3.6.2 and RFC 2181 10.1: a CNAME owner has no other data, and one CNAME.
@@ -404,7 +404,7 @@ public:
         }
         for (const auto& [owner, u] : owners) {
             if (u.cnames == 0) continue;
-            auto [line, column] = positions_[u.first_cname];
+            auto [line, column] = result_.positions[u.first_cname];
             std::string shown = owner.empty() ? "." : owner;
             if (u.other)
                 result_.errors.push_back({line, column, "CNAME at \"" + shown + "\" cannot coexist with other data"});
@@ -562,7 +562,6 @@ private:
     std::string origin_;
     std::optional<std::uint32_t> ttl_default_;
     std::optional<std::string> previous_owner_;
-    std::vector<std::pair<int, int>> positions_;
     bool soa_seen_ = false;
 };
 

@@ -19,6 +19,7 @@ struct zone_error {
 struct zone_parse_result {
     std::vector<record> records;
     std::vector<zone_error> errors;
+    std::vector<std::pair<int, int>> positions;  ///< line and column where each record starts
 };
 
 /// Parses RFC 1035 master-file text (section 5.1): `@`, relative and absolute

@@ -150,6 +150,17 @@ aspect_ops record_aspect(std::function<std::vector<fake_dns::record>(const fault
                 return nullptr;
             }();
             if (!az) continue;
+            auto others = [&](const std::vector<fake_dns::record>& v) {
+                std::vector<fake_dns::record> out;
+                for (auto& r : v)
+                    if (!(r.owner == owner && r.type == type)) out.push_back(r);
+                return out;
+            };
+            // Nothing else changed: take the answer's records as they were, order included.
+            if (others(z.records) == others(az->records)) {
+                z.records = az->records;
+                continue;
+            }
             std::erase_if(z.records, [&](auto& r) { return r.owner == owner && r.type == type; });
             for (auto& r : az->records)
                 if (r.owner == owner && r.type == type) z.records.push_back(r);

@@ -189,6 +189,7 @@ struct zone_config {
     std::vector<std::string> clients; ///< segment names; empty = everyone (split DNS)
     std::vector<fake_dns::record> records;
     source_pos pos;
+    std::vector<source_pos> record_pos;  ///< where each record was written (for messages)
     bool operator==(const zone_config& o) const {
         return origin == o.origin && server == o.server && clients == o.clients && records == o.records;
     }
@@ -300,6 +301,8 @@ struct expected_finding {
 };
 
 struct scenario_meta {
+    source_pos pos;          ///< the [scenario] table
+    source_pos vantage_pos;
     std::string id;
     std::string title;
     std::optional<int> guide_step;

@@ -167,7 +167,8 @@ private:
         auto canonical = fs::weakly_canonical(target, ec);
         auto root = fs::weakly_canonical(root_, ec);
         if (!inside(root, canonical)) {
-            diags_.error(item.pos, "include `" + item.text + "` lies outside the scenario library `" + root.string() + "`");
+            diags_.error(item.pos, "include `" + item.text + "` lies outside the scenario library (the folder `" +
+                                       root.filename().string() + "`)");
             return std::nullopt;
         }
         auto key = canonical.string();
@@ -180,6 +181,11 @@ private:
         }
         if (depth >= max_include_depth) {
             diags_.error(item.pos, "includes nest deeper than " + std::to_string(max_include_depth) + " files");
+            return std::nullopt;
+        }
+        std::error_code exists_ec;
+        if (!fs::is_regular_file(target, exists_ec)) {
+            diags_.error(item.pos, "include `" + item.text + "`: no such file");
             return std::nullopt;
         }
         auto text = read_file(target.lexically_normal().string(), diags_, item.pos);
@@ -514,6 +520,7 @@ private:
 
     void read_meta(const doc_node& n, scenario_meta& m) {
         table_reader r(n, "[scenario]", diags_);
+        m.pos = n.pos;
         if (auto v = r.str("id", !fragment_)) {
             bool ok = !v->empty() && std::all_of(v->begin(), v->end(), [](char c) {
                 return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
@@ -525,7 +532,10 @@ private:
         if (auto v = r.integer("guide_step", 1, 6)) m.guide_step = static_cast<int>(*v);
         if (auto v = r.choice("difficulty", {"intro", "intermediate", "advanced"})) m.difficulty = *v;
         if (auto v = r.strings("tags")) m.tags = *v;
-        if (auto v = r.str("vantage")) m.vantage = *v;
+        if (auto v = r.str("vantage")) {
+            m.vantage = *v;
+            m.vantage_pos = r.get_node("vantage")->pos;
+        }
         if (auto v = r.str("briefing")) m.briefing = *v;
         r.finish();
     }
@@ -749,6 +759,7 @@ private:
                 diags_.error(p, "in zone `" + z.origin + "`: " + e.message);
             }
             z.records = std::move(parsed.records);
+            for (auto [line, column] : parsed.positions) z.record_pos.push_back(position_in_string(*node, files_, line, column));
         }
         r.finish();
         c.zones.push_back(std::move(z));

@@ -263,11 +263,19 @@ std::string check_fault(const fault& f, const configuration& c, int octet) {
     }
     for (auto& p : kind->params)
         if (p.required && !f.params.count(std::string(p.name))) return f.kind + " needs " + quote(p.name);
-    if (f.timing.gated() && !kind->gateable)
-        return "`first` and `odds` apply only to SMTP and DNS faults, not to " + f.kind;
-    if (f.timing.after && f.timing.until && *f.timing.until <= *f.timing.after)
-        return "`until` must come after `after`";
+    if (auto e = check_timing(*kind, f.timing); !e.empty()) return e;
+    return check_fault_effect(f, c);
+}
 
+std::string check_timing(const fault_kind& kind, const fault_timing& t) {
+    if (t.gated() && !kind.gateable) return "`first` and `odds` apply only to SMTP and DNS faults, not to " + std::string(kind.kind);
+    if (t.after && t.until && *t.until <= *t.after) return "`until` must come after `after`";
+    return {};
+}
+
+std::string check_fault_effect(const fault& f, const configuration& c) {
+    auto* kind = find_fault_kind(f.kind);
+    if (!kind) return {};
     // Kind-specific: the fault must change something it can name.
     auto host = c.find_host(f.text(kind->params.front().name));
     if (f.kind == "dns.bad_a_record" || f.kind == "dns.missing_a_record") {
@@ -332,8 +340,7 @@ private:
 
     void check_meta() {
         if (!s_.meta.vantage.empty() && !c_.find_host(s_.meta.vantage))
-            diags_.error(source_pos{std::make_shared<const std::string>(s_.path), 0, 0},
-                         "[scenario] vantage: " + unknown_host(s_.meta.vantage, c_));
+            diags_.error(s_.meta.vantage_pos, "vantage: " + unknown_host(s_.meta.vantage, c_));
         if (c_.hosts.empty()) diags_.error(s_.path, 1, 1, "the scenario has no [[host]]");
     }
 
@@ -542,9 +549,10 @@ private:
             bool soa = std::any_of(z.records.begin(), z.records.end(),
                                    [&](auto& r) { return r.type == 6 && r.owner == z.origin; });
             if (!soa && !z.origin.empty()) diags_.error(z.pos, "zone " + quote(z.origin) + " has no SOA record at its apex");
-            for (auto& r : z.records)
-                if (auto* a = std::get_if<fake_dns::a_data>(&r.data))
-                    address(a->address, z.pos, "zone " + z.origin + ": A record of " + r.owner);
+            for (std::size_t k = 0; k < z.records.size(); ++k)
+                if (auto* a = std::get_if<fake_dns::a_data>(&z.records[k].data))
+                    address(a->address, k < z.record_pos.size() ? z.record_pos[k] : z.pos,
+                            "zone " + z.origin + ": A record of " + z.records[k].owner);
             for (std::size_t j = 0; j < i; ++j) {
                 auto& o = c_.zones[j];
                 if (!support::iequals(o.origin, z.origin) || !support::iequals(o.server, z.server)) continue;
@@ -572,10 +580,7 @@ private:
                 for (auto& choice : param.choices)
                     if (auto e = check_param(*spec, choice, c_, octet_); !e.empty()) diags_.error(param.pos, e);
             }
-            if (f.timing.gated() && !kind->gateable)
-                diags_.error(f.pos, "`first` and `odds` apply only to SMTP and DNS faults, not to " + f.kind);
-            if (f.timing.after && f.timing.until && *f.timing.until <= *f.timing.after)
-                diags_.error(f.pos, "`until` must come after `after`");
+            if (auto e = check_timing(*kind, f.timing); !e.empty()) diags_.error(f.pos, e);
             // Kind-specific checks on every combination would explode; check each
             // choice of the target with the first choice of the others.
             bool params_ok = true;
@@ -593,7 +598,7 @@ private:
                     if (spec != kind->params.end() && !check_param(*spec, value, c_, octet_).empty()) values_ok = false;
                 }
                 if (!values_ok) continue;  // already reported
-                if (auto e = check_fault(concrete, c_, octet_); !e.empty()) diags_.error(f.pos, f.kind + ": " + e);
+                if (auto e = check_fault_effect(concrete, c_); !e.empty()) diags_.error(f.pos, f.kind + ": " + e);
             }
         }
     }

@@ -21,4 +21,11 @@ std::string check_param(const param_spec& spec, const param_value& value, const 
 /// timing); "" when it can be applied.
 std::string check_fault(const fault& f, const configuration& config, int prefix_octet);
 
+/// The timing rules of a fault: `first`/`odds` only where the kind allows, `until` after `after`.
+std::string check_timing(const fault_kind& kind, const fault_timing& timing);
+
+/// Whether the fault would change what it names (an A record that exists, a
+/// gateway that differs...); "" when it would.
+std::string check_fault_effect(const fault& f, const configuration& config);
+
 }  // namespace sim
