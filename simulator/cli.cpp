@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <sstream>
 
@@ -176,6 +177,13 @@ int run_lab(const run_args& a) {
     }
 
     net::io_context io(1);
+    // Catch SIGINT/SIGTERM before anything listens: a client may signal as
+    // soon as it reads the ready line.
+    net::signal_set signals(io, SIGINT, SIGTERM);
+    std::function<void(int)> on_signal = [&io](int) { io.stop(); };
+    signals.async_wait([&](boost::system::error_code ec, int sig) {
+        if (!ec) on_signal(sig);
+    });
     lab l(io, std::move(*s), opts);
     int rank = log_rank(a.log_level);
     l.log().subscribe([rank](const log_entry& e) {
@@ -205,14 +213,12 @@ int run_lab(const run_args& a) {
     if (a.json) std::cout << ready << "\n" << std::flush;
     else print_table(l, id);
 
-    net::signal_set signals(io, SIGINT, SIGTERM);
-    signals.async_wait([&](boost::system::error_code ec, int sig) {
-        if (ec) return;
+    on_signal = [&](int sig) {
         l.note("lab", "", std::string("stopping on ") + (sig == SIGINT ? "SIGINT" : "SIGTERM"));
         api.stop();
         l.stop();
         io.stop();
-    });
+    };
     io.run();
     if (!a.ready_file.empty()) {
         std::error_code ec;
