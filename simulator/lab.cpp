@@ -6,6 +6,8 @@
 #include <unordered_map>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
@@ -13,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "fake_dns/resolver.hpp"
 #include "fake_dns/server.hpp"
 #include "fake_dns/wire.hpp"
 #include "fake_dns/zone.hpp"
@@ -75,6 +78,21 @@ struct clock_state {
         arm(self);
     }
 };
+
+/// Waits `d` of lab time. Cancellable (by `||`), and safe if the lab goes away meanwhile.
+net::awaitable<void> lab_sleep(std::shared_ptr<clock_state> state, duration d) {
+    auto timer = std::make_shared<net::steady_timer>(state->timer.get_executor(), net::steady_timer::time_point::max());
+    auto id = state->schedule.at(state->now() + d, [timer] { timer->cancel(); });
+    state->arm(state);
+    struct guard {
+        std::weak_ptr<clock_state> s;
+        lab_schedule::id id;
+        ~guard() {
+            if (auto l = s.lock()) l->schedule.cancel(id);
+        }
+    } g{state, id};
+    co_await timer->async_wait(net::as_tuple(net::use_awaitable));
+}
 
 /// The zones one DNS server serves, as views per client segment.
 struct zone_views {
@@ -334,20 +352,7 @@ struct dns_host : fake_dns::query_policy {
         return p;
     }
 
-    net::awaitable<void> wait(std::chrono::milliseconds d) override {
-        auto state = owner->clock;
-        auto timer = std::make_shared<net::steady_timer>(state->timer.get_executor(), net::steady_timer::time_point::max());
-        auto id = state->schedule.at(state->now() + d, [timer] { timer->cancel(); });
-        state->arm(state);
-        struct guard {
-            std::weak_ptr<clock_state> s;
-            lab_schedule::id id;
-            ~guard() {
-                if (auto l = s.lock()) l->schedule.cancel(id);
-            }
-        } g{state, id};
-        co_await timer->async_wait(net::as_tuple(net::use_awaitable));
-    }
+    net::awaitable<void> wait(std::chrono::milliseconds d) override { return lab_sleep(owner->clock, d); }
 
     void replied(std::uint32_t client, bool tcp, std::span<const std::uint8_t> query,
                  std::span<const std::uint8_t> reply) override {
@@ -760,6 +765,43 @@ std::string lab::change(const std::string& what, const std::function<std::string
     m.model = std::make_unique<network>(m.live);
     if (m.started && !m.stopped) m.reconcile(false);
     return {};
+}
+
+namespace {
+
+net::awaitable<void> resolve_task(lab::impl* m, std::shared_ptr<clock_state> clock, std::string host, ipv4 address,
+                                  std::vector<ipv4> servers, std::string name, std::uint16_t type,
+                                  fake_dns::resolver_options options,
+                                  std::function<void(const fake_dns::resolve_result&)> done) {
+    // Keep co_await out of full-expressions that build temporaries with
+    // destructors: GCC 12 can copy such a temporary into the frame without
+    // its copy constructor (here, the lambda's shared_ptr), then destroy it twice.
+    auto executor = co_await net::this_coro::executor;
+    fake_dns::resolver::sleeper sleep = [clock](std::chrono::milliseconds d) { return lab_sleep(clock, d); };
+    fake_dns::resolver r(executor, std::move(sleep));
+    auto result = co_await r.resolve(address, servers, name, type, options);
+    if (clock->stopped) co_return;  // the lab is gone or going
+    m->note("dns", host, "resolver looked up " + name + " " + fake_dns::type_name(type) + ": " + result.describe());
+    done(result);
+}
+
+}  // namespace
+
+void lab::resolve(const std::string& from, const std::string& name, std::uint16_t type,
+                  std::function<void(const fake_dns::resolve_result&)> done) {
+    auto& m = *impl_;
+    auto* h = m.live.find_host(from);
+    if (!h || !h->tcpip_installed || h->dns_servers.empty()) {
+        fake_dns::resolve_result r;
+        r.what = fake_dns::resolve_result::outcome::unreachable;
+        done(r);
+        return;
+    }
+    fake_dns::resolver_options options;
+    options.port = static_cast<std::uint16_t>(m.dns_port);
+    net::co_spawn(m.io, resolve_task(impl_.get(), m.clock, h->name, h->address, h->dns_servers, name, type, options,
+                                     std::move(done)),
+                  net::detached);
 }
 
 std::vector<fault_status> lab::faults(bool all) const {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "fake_dns/resolve_result.hpp"
 #include "simulator/lab_log.hpp"
 #include "simulator/net.hpp"
 #include "simulator/scenario.hpp"
@@ -95,6 +96,12 @@ public:
     void advance(duration d);
     /// Real time (ms since the Unix epoch) at which the lab started.
     std::int64_t started_wall_ms() const;
+
+    /// Looks a name up as host `from` would: real queries from its address to
+    /// its DNS servers, time-outs and retries on the lab clock. `done` runs on
+    /// the lab's io_context.
+    void resolve(const std::string& from, const std::string& name, std::uint16_t type,
+                 std::function<void(const fake_dns::resolve_result&)> done);
 
     lab_log& log();
     void note(const std::string& kind, const std::string& host, const std::string& text);
