@@ -278,7 +278,8 @@ struct api_server::impl : std::enable_shared_from_this<api_server::impl> {
             stream.expires_after(60s);
             auto [ec, n] = co_await http::async_read(stream, buffer, parser, tok);
             if (ec == http::error::body_limit) {
-                co_await reply(stream, 11, false, api_error(413, "request body too large"));
+                auto too_large = api_error(413, "request body too large");
+                co_await reply(stream, 11, false, too_large);
                 break;
             }
             if (ec) break;  // closed, timed out or garbage: end quietly
@@ -295,11 +296,13 @@ struct api_server::impl : std::enable_shared_from_this<api_server::impl> {
             if (websocket::is_upgrade(req)) {
                 auto* handler = router->find_ws(r);
                 if (!handler) {
-                    co_await reply(stream, req.version(), false, api_error(404, "no WebSocket at " + r.path));
+                    auto not_found = api_error(404, "no WebSocket at " + r.path);
+                    co_await reply(stream, req.version(), false, not_found);
                     break;
                 }
                 if (needs_auth && !authorized(req, r)) {
-                    co_await reply(stream, req.version(), false, api_error(401, "missing or wrong token"));
+                    auto denied = api_error(401, "missing or wrong token");
+                    co_await reply(stream, req.version(), false, denied);
                     break;
                 }
                 stream.expires_never();
