@@ -130,6 +130,13 @@ void tcp_server::stop() {
 
 int tcp_server::native_handle() { return acceptor_.native_handle(); }
 
+std::vector<int> tcp_server::session_handles() {
+    std::vector<int> out;
+    for (auto& w : sessions_)
+        if (auto s = w.lock(); s && s->is_open()) out.push_back(s->native_handle());
+    return out;
+}
+
 net::ip::tcp::endpoint tcp_server::local_endpoint() const {
     boost::system::error_code ec;
     return acceptor_.local_endpoint(ec);

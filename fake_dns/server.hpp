@@ -73,6 +73,9 @@ public:
     void stop();
     int native_handle();
     net::ip::tcp::endpoint local_endpoint() const;
+    /// The sockets of open connections: a filter change must reach them too,
+    /// since they keep the filter they were accepted with.
+    std::vector<int> session_handles();
 
 private:
     net::awaitable<void> accept_loop();

@@ -100,6 +100,16 @@ struct zone_views {
     std::vector<const fake_dns::zone*> everyone;
     std::map<std::string, std::vector<const fake_dns::zone*>> by_segment;
 
+    /// True when the zones a segment sees hold records of `type` at `owner`.
+    bool holds(const segment_config* seg, const std::string& owner, std::uint16_t type) const {
+        for (auto* z : for_segment(seg)) {
+            bool exists = false;
+            for (auto* r : z->find(owner, exists))
+                if (r->type == type) return true;
+        }
+        return false;
+    }
+
     const std::vector<const fake_dns::zone*>& for_segment(const segment_config* seg) const {
         if (seg) {
             auto it = by_segment.find(seg->name);
@@ -158,6 +168,14 @@ struct listener {
     std::shared_ptr<fake_dns::tcp_server> dns_tcp;
     std::unique_ptr<udp::socket> raw_udp;
     std::unique_ptr<tcp::acceptor> raw_tcp;
+
+    /// The listening socket and, for TCP services, every accepted connection.
+    std::vector<int> fds() {
+        std::vector<int> out{fd()};
+        if (dns_tcp)
+            for (int s : dns_tcp->session_handles()) out.push_back(s);
+        return out;
+    }
 
     int fd() {
         if (dns_udp) return dns_udp->native_handle();
@@ -317,10 +335,11 @@ struct dns_host : fake_dns::query_policy {
                 if (record_kind(k)) {
                     if (!q) continue;
                     auto qt = q->second.type;
-                    if (fake_dns::canonical_name(q->second.name) !=
-                            fake_dns::canonical_name(fr.f.text(k.find("mx") != std::string::npos ? "domain" : "name")) ||
-                        (qt != record_type(k) && qt != 255))
+                    auto name = fake_dns::canonical_name(fr.f.text(k.find("mx") != std::string::npos ? "domain" : "name"));
+                    if (fake_dns::canonical_name(q->second.name) != name || (qt != record_type(k) && qt != 255))
                         continue;
+                    // Only queries that would see the record count toward `first` and `odds`.
+                    if (!snap->answer->holds(seg, name, record_type(k))) continue;
                     if (!owner->gate(fr)) views = snap->answer.get();
                 } else if (k == "dns.server_down") {
                     if (!owner->gate(fr)) down = false;
@@ -501,11 +520,19 @@ void lab::impl::activate(std::size_t i) {
 
 void lab::impl::deactivate(std::size_t i, const std::string& state) {
     auto& fr = faults[i];
-    if (fr.applied) revert_fault(live, def.answer, fr.f);
+    if (fr.applied) {
+        revert_fault(live, def.answer, fr.f);
+        // Another active fault may share the aspect just restored: apply the
+        // others again, in the order they came, so each keeps its effect.
+        for (auto& other : faults)
+            if (other.applied && &other != &fr) apply_fault(live, other.f);
+    }
     fr.applied = false;
     fr.state = state;
     fr.changed_at = now();
-    note("fault", "", "fault " + describe(fr.f) + (state == "off" ? " is off for now" : " has ended"));
+    note("fault", "", "fault " + describe(fr.f) +
+                          (state == "off" ? " is off for now" : state == "cleared" ? " is cleared" : " has ended"));
+    check_cleared();
     if (started && !stopped) {
         model = std::make_unique<network>(live);
         reconcile(false);
@@ -684,8 +711,11 @@ std::string lab::impl::reconcile(bool at_start) {
         if (it != listeners.end()) {
             if (!(it->second.what.policy == what.policy)) {
                 it->second.what.policy = what.policy;
-                if (auto err = attach_filter(it->second.fd(), what.policy); !err.empty())
-                    note("net", what.host, "cannot update the socket filter: " + err);
+                // Open connections too: on a real network an established
+                // connection stalls when its path breaks.
+                for (int fd : it->second.fds())
+                    if (auto err = attach_filter(fd, what.policy); !err.empty())
+                        note("net", what.host, "cannot update the socket filter: " + err);
             }
             continue;
         }

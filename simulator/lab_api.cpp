@@ -653,7 +653,13 @@ void add_lab_routes(api_router& router, lab& l, std::function<api_identity()> id
         if (zones_named(const_cast<configuration&>(l.live()), origin, r).empty())
             return api_error(404, "no zone `" + origin + "`");
         auto err = l.change("API: zone " + origin + ": " + what, [&](configuration& c) -> std::string {
-            for (auto* z : zones_named(c, origin, r)) fn(*z);
+            for (auto* z : zones_named(c, origin, r)) {
+                fn(*z);
+                // A zone without its SOA cannot answer NXDOMAIN or NODATA properly.
+                auto soas = std::count_if(z->records.begin(), z->records.end(),
+                                          [&](auto& x) { return x.type == 6 && x.owner == z->origin; });
+                if (soas != 1) return "zone `" + z->origin + "` must keep exactly one SOA record at its apex";
+            }
             return {};
         });
         if (!err.empty()) return api_error(400, err);

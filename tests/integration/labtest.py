@@ -7,6 +7,7 @@ API instead.
 import json
 import os
 import re
+import shutil
 import signal
 import struct
 import socket
@@ -111,6 +112,8 @@ class Lab:
         self.proc.stdout.close()
         self.stderr.close()
         self.proc = None
+        if code == 0:
+            shutil.rmtree(self.dir, ignore_errors=True)  # kept when something went wrong
         if code != 0:
             raise AssertionError("mailsim exited with %s" % code)
 

@@ -15,7 +15,7 @@ import struct
 import tempfile
 import unittest
 
-from labtest import Lab, LabTestCase, dns_query, TYPES
+from labtest import Lab, LabTestCase, Message, dns_query, recv_exact
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "data", "scenarios")
@@ -23,25 +23,33 @@ SPLIT_VIEW = os.path.join(DATA, "split_view.toml")
 PICK = os.path.join(DATA, "pick.toml")
 DIFFERENTIAL = os.path.join(DATA, "differential.toml")
 
-# The default scenario's corp.example on NS1, as written in scenarios/base/guide.toml
-# (addresses in 127.25, moved to the lab's prefix by `corp_zone`).
-CORP_ZONE = """$TTL 3600
-@           IN SOA ns1 hostmaster 2026112601 3600 600 86400 300
-@           IN NS  ns1
-@           IN MX  10 mailhost
-ns1         IN A   127.25.10.53
-exch1       IN A   127.25.10.190
-client1     IN A   127.25.10.20
-mailhost    IN A   127.25.200.25
-mail        IN CNAME mailhost
-"""
-
 # Short: a dig that must time out waits one second, once.
 QUICK = dict(timeout=1, tries=1)
 
 
-def corp_zone(lab, text=CORP_ZONE):
-    return text.replace("127.25.", "127.%d." % lab.octet)
+def zone_text(lab, origin="corp.example", server="NS1"):
+    """A zone of the live configuration as master-file text (one record a line)."""
+    records = lab.api("GET", "/zones/%s?server=%s" % (origin, server), expect=200)[1]["records"]
+    return "".join(r["text"] + "\n" for r in records)
+
+
+def sanitizer_lines(lab):
+    """What ASan/UBSan said on the lab's stderr (readable after the lab stopped too)."""
+    path = os.path.join(lab.dir, "stderr.txt")
+    if not os.path.exists(path):
+        return []
+    with open(path, errors="replace") as f:
+        return [l for l in f if "runtime error:" in l or "Sanitizer" in l]
+
+
+class DnsLabCase(LabTestCase):
+    """A fresh lab per test; after it stops, its stderr must hold no sanitizer report."""
+
+    def setUp(self):
+        self.lab = Lab(self.scenario, args=self.lab_args)
+        self.addCleanup(lambda: self.assertEqual(sanitizer_lines(self.lab), []))  # runs after stop
+        self.lab.start()
+        self.addCleanup(self.lab.stop)
 
 
 class HealthyAnswers(unittest.TestCase):
@@ -55,6 +63,7 @@ class HealthyAnswers(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.lab.stop()
+        assert sanitizer_lines(cls.lab) == [], sanitizer_lines(cls.lab)
 
     def setUp(self):
         self.assertTrue(self.lab.alive(), "mailsim is not running")
@@ -89,7 +98,7 @@ class HealthyAnswers(unittest.TestCase):
                          [("mailhost.corp.example.", 3600, "A", self.a("127.25.200.25")),
                           ("ns1.corp.example.", 3600, "A", self.a("127.25.10.53"))])
 
-    def test_mx_target_outside_the_zone_gets_no_additional(self):
+    def test_ns2_mx_brings_its_address(self):
         # NS2's example.net MX points at mail.example.net, in the same zone: added.
         d = self.lab.dig("NS2", "example.net", "MX")
         self.assertEqual(d.data(), ["10 mail.example.net."])
@@ -175,7 +184,6 @@ class HealthyAnswers(unittest.TestCase):
             names = ["exch1.corp.example", "client1.corp.example", "nothere.corp.example"]
             s.sendall(b"".join(struct.pack(">H", len(p)) + p
                                for p in (dns_query(n, "A", qid=100 + i) for i, n in enumerate(names))))
-            from labtest import recv_exact, Message
             replies = []
             for _ in names:
                 n = struct.unpack(">H", recv_exact(s, 2))[0]
@@ -250,7 +258,7 @@ class HealthyAnswers(unittest.TestCase):
         self.assertEqual(d.data(), [self.a("127.25.10.190")], "REMOTE reaches NS1 over the WAN link")
 
 
-class Truncation(LabTestCase):
+class Truncation(DnsLabCase):
     """Answers over 512 bytes (or the EDNS size, at most 1232): TC over UDP, everything over TCP."""
 
     def add_records(self, name, rtype, datas):
@@ -313,9 +321,10 @@ class Truncation(LabTestCase):
         self.assertEqual(sorted(b"".join(t).decode() for t in tcp.data()), sorted(t.strip('"') for t in self.texts))
 
 
-class NegativeTtl(LabTestCase):
+class NegativeTtl(DnsLabCase):
     def test_soa_ttl_below_minimum_wins(self):
-        text = corp_zone(self.lab).replace("@           IN SOA", "@        60 IN SOA")
+        text = zone_text(self.lab).replace("corp.example. 3600 IN SOA", "corp.example. 60 IN SOA")
+        self.assertIn(" 60 IN SOA", text)
         self.lab.api("PUT", "/zones/corp.example/records?server=NS1", {"records": text}, expect=200)
         d = self.lab.dig("NS1", "nothere.corp.example", "A")
         self.assertEqual(d.status, "NXDOMAIN")
@@ -323,8 +332,12 @@ class NegativeTtl(LabTestCase):
         self.assertEqual(self.lab.dig("NS1", "corp.example", "SOA").records()[0][1], 60)
 
 
-class FaultCase(LabTestCase):
+class FaultCase(DnsLabCase):
     """Helpers for the dns.* fault tests: each test has a fresh default lab."""
+
+    def setUp(self):
+        super().setUp()
+        self.healthy_corp = zone_text(self.lab)  # NS1's corp.example before any fault
 
     def assert_active(self, fid):
         self.assertIn(fid, self.lab.faults(), "the fault should be listed as active")
@@ -365,7 +378,7 @@ class BadARecord(FaultCase):
 
     def test_put_the_right_record_clears_it(self):
         fid = self.inject()
-        self.lab.api("PUT", "/zones/corp.example/records?server=NS1", {"records": corp_zone(self.lab)}, expect=200)
+        self.lab.api("PUT", "/zones/corp.example/records?server=NS1", {"records": self.healthy_corp}, expect=200)
         self.healthy_exch1()
         self.assert_cleared(fid)
 
@@ -417,6 +430,16 @@ class BadMx(FaultCase):
         self.healthy_mx("NS1")
         self.healthy_mx("NS2")
         self.assert_cleared(fid)
+
+    def test_an_exchange_in_another_zone_brings_no_address(self):
+        # Like NSD, only addresses from the MX record's own zone go in the additional section,
+        # even when the server also serves the exchange's zone (NS1 serves example.net).
+        fid = self.lab.inject("dns.bad_mx", domain="corp.example", exchange="mail.example.net")
+        d = self.lab.dig("NS1", "corp.example", "MX")
+        self.assertEqual(d.data(), ["10 mail.example.net."])
+        self.assertNotIn("mail.example.net.", [r[0] for r in d.records("additional")])
+        self.lab.clear(fid)
+        self.healthy_mx()
 
     def test_setting_the_record_back_clears_it(self):
         fid = self.inject()
@@ -529,7 +552,6 @@ class Slow(FaultCase):
                 s.recv(4096)
             self.lab.advance(3600)
             s.settimeout(10)
-            from labtest import Message
             reply = Message(s.recv(4096))
         finally:
             s.close()
@@ -552,7 +574,6 @@ class Slow(FaultCase):
                 s.recv(2)
             self.lab.advance(1800)
             s.settimeout(10)
-            from labtest import recv_exact, Message
             n = struct.unpack(">H", recv_exact(s, 2))[0]
             reply = Message(recv_exact(s, n))
         finally:
@@ -599,6 +620,140 @@ class Truncated(FaultCase):
         self.assert_cleared(fid)
 
 
+class FaultApi(FaultCase):
+    """What POST /faults says about dns.* faults, and what it refuses."""
+
+    def test_post_answers_with_the_fault(self):
+        status, f = self.lab.api("POST", "/faults", {"kind": "dns.servfail", "server": "NS1", "names": ["corp.example"]})
+        self.assertEqual(status, 201)
+        self.assertEqual((f["kind"], f["target"], f["state"], f["server"], f["names"]),
+                         ("dns.servfail", "NS1", "active", "NS1", ["corp.example"]))
+        self.assertEqual(self.lab.api("DELETE", "/faults/" + f["id"], expect=200)[1]["state"], "cleared")
+        self.assertEqual(self.lab.api("DELETE", "/faults/nosuchfault")[0], 404)
+
+    def test_bad_parameters_are_refused(self):
+        outside = "127.%d.10.19" % (self.lab.octet % 200 + 1)
+        for body in [{"kind": "dns.server_down", "server": "EXCH1"},                     # not a DNS server
+                     {"kind": "dns.server_down", "server": "NOSUCHHOST"},
+                     {"kind": "dns.server_down"},                                         # no target
+                     {"kind": "dns.bad_a_record", "name": "nothere.corp.example",
+                      "address": self.lab.addr("127.25.10.19")},                          # no such record
+                     {"kind": "dns.bad_a_record", "name": "exch1.corp.example", "address": outside},
+                     {"kind": "dns.bad_a_record", "name": "exch1.corp.example", "address": "not-an-address"},
+                     {"kind": "dns.missing_mx", "domain": "exch1.corp.example"},          # has no MX
+                     {"kind": "dns.slow", "server": "NS1", "delay": "soon"},
+                     {"kind": "dns.slow", "server": "NS1", "delay": "1m", "colour": "red"},
+                     {"kind": "dns.servfail", "server": "NS1", "first": 0},
+                     {"kind": "dns.sevrfail", "server": "NS1"}]:
+            status, err = self.lab.api("POST", "/faults", body)
+            self.assertEqual(status, 400, body)
+            self.assertIn("error", err, body)
+        self.assertEqual(self.lab.faults(all=True), {}, "nothing was injected")
+        self.healthy_exch1()
+
+    def test_a_server_may_be_named_by_its_fqdn(self):
+        fid = self.lab.inject("dns.server_down", server="ns1.corp.example")
+        self.assertTrue(self.exch1(**QUICK).timed_out)
+        self.lab.clear(fid)
+        self.healthy_exch1()
+        fid = self.lab.inject("dns.servfail", server="ns1.corp.example", first=1)
+        self.assertEqual([self.exch1().status for _ in range(2)], ["SERVFAIL", "NOERROR"])
+
+    def test_a_bad_address_goes_nowhere(self):
+        # The wrong address lies in the corp segment but no host has it: connecting there
+        # times out, as it would on a real network.
+        bad = self.lab.addr("127.25.10.19")
+        self.lab.inject("dns.bad_a_record", name="exch1.corp.example", address=bad)
+        self.assertEqual(self.exch1().data(), [bad])
+        self.assertEqual(self.lab.connect("CLIENT1", bad, self.lab.smtp_port), "timeout")
+
+
+class FaultBookkeeping(FaultCase):
+    """GET /faults must agree with what the servers do."""
+
+    def test_clearing_one_of_two_faults_on_one_aspect(self):
+        # Two faults change the same aspect (NS1's SERVFAIL list). Clearing the later one
+        # reverts the aspect to the answer configuration: the earlier one then has no effect
+        # left, so it must not stay listed as active (SPEC 1: a fault is cleared when its
+        # aspect equals the answer again) -- or it must still show its symptom.
+        a1 = self.lab.inject("dns.servfail", server="NS1", names=["corp.example"])
+        a2 = self.lab.inject("dns.servfail", server="NS1", names=["example.net"])
+        self.lab.clear(a2)
+        failing = self.exch1().status == "SERVFAIL"
+        listed = a1 in self.lab.faults()
+        self.assertEqual(listed, failing, "a1 is %s in GET /faults but exch1.corp.example answers %s"
+                         % ("active" if listed else "not active", "SERVFAIL" if failing else "NOERROR"))
+
+    def test_clearing_one_of_two_record_faults(self):
+        b1 = self.lab.inject("dns.bad_a_record", name="exch1.corp.example", address=self.lab.addr("127.25.10.19"))
+        b2 = self.lab.inject("dns.missing_a_record", name="exch1.corp.example")
+        self.assertEqual(self.exch1().status, "NXDOMAIN")
+        self.lab.clear(b2)
+        bad = self.exch1().data() == [self.lab.addr("127.25.10.19")]
+        listed = b1 in self.lab.faults()
+        self.assertEqual(listed, bad, "b1 is %s in GET /faults but exch1 answers %s"
+                         % ("active" if listed else "not active", self.exch1().data()))
+
+    def test_first_counts_only_queries_that_can_see_the_fault(self):
+        # NS2 holds no exch1 record, so a bad A record for exch1 changes nothing there; its
+        # queries must not use up the `first = 2` that NS1's clients should see.
+        bad = self.lab.addr("127.25.10.19")
+        self.lab.inject("dns.bad_a_record", name="exch1.corp.example", address=bad, first=2)
+        self.assertEqual([self.lab.dig("NS2", "exch1.corp.example").status for _ in range(2)],
+                         ["NXDOMAIN", "NXDOMAIN"])
+        self.assertEqual(self.exch1().data(), [bad], "NS1's first query should still see the bad address")
+
+
+class Timing(FaultCase):
+    """`after`, `until` and `flap` run on the lab clock: the tests advance it."""
+
+    def test_after(self):
+        fid = self.lab.inject("dns.servfail", server="NS1", after="10m")
+        self.assertEqual(self.lab.faults(all=True)[fid]["state"], "pending")
+        self.healthy_exch1()
+        self.lab.advance(600)
+        self.assertEqual(self.exch1().status, "SERVFAIL")
+        self.assert_active(fid)
+
+    def test_until(self):
+        fid = self.lab.inject("dns.server_down", server="NS1", until="20m")
+        self.assertTrue(self.exch1(**QUICK).timed_out)
+        self.lab.advance(1200)
+        self.healthy_exch1()
+        self.assert_cleared(fid, state="ended")
+
+    def test_flap(self):
+        fid = self.lab.inject("dns.truncated", server="NS1", flap={"on": "1m", "off": "30s"})
+        states = []
+        for step in (0, 60, 30, 60):
+            self.lab.advance(step)
+            states.append("tc" in self.exch1(options=["+ignore"]).flags)
+        self.assertEqual(states, [True, False, True, False])
+        self.assertEqual(self.lab.faults(all=True)[fid]["state"], "off")
+
+    def test_slow_answer_needs_the_whole_delay(self):
+        self.lab.inject("dns.slow", server="NS1", delay="1h")
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind((self.lab.addr("CLIENT1"), 0))
+            s.sendto(dns_query("exch1.corp.example", qid=0x4242), (self.lab.addr("NS1"), self.lab.dns_port))
+            self.lab.advance(1800)  # half of it
+            s.settimeout(0.3)
+            with self.assertRaises(socket.timeout):
+                s.recv(4096)
+            self.lab.advance(1800)
+            s.settimeout(10)
+            self.assertEqual(Message(s.recv(4096)).id, 0x4242)
+        finally:
+            s.close()
+
+    def test_slow_first_one(self):
+        fid = self.lab.inject("dns.slow", server="NS1", delay="1h", first=1)
+        self.assertTrue(self.exch1(**QUICK).timed_out)
+        self.healthy_exch1()
+        self.assert_cleared(fid, state="ended")
+
+
 class Gating(FaultCase):
     """`first = N`: the first N matching queries see the fault, then it ends. `odds`: seeded draws."""
 
@@ -641,7 +796,7 @@ class Gating(FaultCase):
             self.assertEqual(outcomes(other), first, "the same seed and fault id draw the same sequence")
 
 
-class SplitView(LabTestCase):
+class SplitView(DnsLabCase):
     scenario = SPLIT_VIEW
 
     def www(self, source):
@@ -742,7 +897,7 @@ class Pick(unittest.TestCase):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-class Reachability(LabTestCase):
+class Reachability(DnsLabCase):
     def test_wrong_gateway_makes_mailhost_time_out(self):
         fid = self.lab.inject("net.wrong_gateway", host="MAILHOST", gateway=self.lab.addr("127.25.200.254"))
         self.assertTrue(self.lab.dig("NS1", "exch1.corp.example", source="MAILHOST", **QUICK).timed_out)
@@ -764,7 +919,100 @@ class Reachability(LabTestCase):
         self.assertEqual(self.lab.dig("NS1", "exch1.corp.example", source="REMOTE").status, "NOERROR")
 
 
-class QueryLog(LabTestCase):
+class OpenConnections(DnsLabCase):
+    def test_an_open_tcp_connection_stops_when_the_route_goes(self):
+        # SPEC 2: an unreachable pair looks as it would on a real network. A TCP connection
+        # opened while MAILHOST could reach NS1 must stop getting answers once its gateway is
+        # wrong, as new connections do.
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(s.close)
+        s.bind((self.lab.addr("MAILHOST"), 0))
+        s.settimeout(2)
+        s.connect((self.lab.addr("NS1"), self.lab.dns_port))
+
+        def ask(qid):
+            q = dns_query("exch1.corp.example", qid=qid)
+            s.sendall(struct.pack(">H", len(q)) + q)
+            try:
+                head = recv_exact(s, 2)
+                return Message(recv_exact(s, struct.unpack(">H", head)[0])) if len(head) == 2 else None
+            except (socket.timeout, TimeoutError, ConnectionError):
+                return None
+
+        self.assertEqual(ask(1).data(), [self.lab.addr("127.25.10.190")])
+        self.lab.inject("net.wrong_gateway", host="MAILHOST", gateway=self.lab.addr("127.25.200.254"))
+        self.assertTrue(self.lab.dig("NS1", "exch1.corp.example", source="MAILHOST", tcp=True, **QUICK).timed_out)
+        reply = ask(2)
+        self.assertIsNone(reply, "an open connection from an unreachable host still got %s"
+                          % (reply and reply.data()))
+
+
+class ZoneEdits(DnsLabCase):
+    """Changing zones through the API changes the answers at once; bad edits are refused."""
+
+    def test_post_and_delete_a_record(self):
+        addr = self.lab.addr("127.25.10.77")
+        self.lab.api("POST", "/zones/corp.example/records?server=NS1", {"record": "new IN A %s" % addr}, expect=201)
+        self.assertEqual(self.lab.dig("NS1", "new.corp.example").data(), [addr])
+        self.assertEqual(self.lab.dig("NS2", "new.corp.example").status, "NXDOMAIN", "only NS1's copy changed")
+        # An address in a segment that no host has: connections there time out.
+        self.assertEqual(self.lab.connect("CLIENT1", addr, self.lab.smtp_port), "timeout")
+        self.lab.api("DELETE", "/zones/corp.example/records?server=NS1&name=new&type=A", expect=200)
+        self.assertEqual(self.lab.dig("NS1", "new.corp.example").status, "NXDOMAIN")
+        self.assertEqual(self.lab.connect("CLIENT1", addr, self.lab.smtp_port), "refused",
+                         "no longer mentioned: no phantom listener")
+        self.assertEqual(self.lab.api("DELETE", "/zones/corp.example/records?name=new&type=A")[0], 404)
+
+    def test_bad_edits_are_refused_and_change_nothing(self):
+        before = self.lab.api("GET", "/zones/corp.example?server=NS1", expect=200)[1]["records"]
+        outside = "127.%d.10.77" % (self.lab.octet % 200 + 1)
+        for method, body in [("PUT", {"records": "@ IN SOA ns1 hostmaster 1 2 3 4 5\nwww IN A 10.0.0.1\n"}),
+                             ("PUT", {"records": "www IN A %s\n" % outside}),
+                             ("PUT", {"records": "@ IN SOA ns1 hostmaster 1 2 3 4\n"}),
+                             ("PUT", {"records": "www IN A 127.1\n"}),
+                             ("PUT", {"records": "www IN BOGUS data\n"}),
+                             ("PUT", {"recrods": ""}),
+                             ("POST", {"record": "www IN A 8.8.8.8"}),
+                             ("POST", {"record": "www IN MX ten mail"}),
+                             ("POST", {"name": "www", "type": "A"}),
+                             ("POST", {"record": "x" * 64 + " IN A %s" % self.lab.addr("127.25.10.1")})]:
+            status, err = self.lab.api(method, "/zones/corp.example/records?server=NS1", body)
+            self.assertEqual(status, 400, (method, body, err))
+            self.assertIn("error", err)
+        self.assertEqual(self.lab.api("GET", "/zones/corp.example?server=NS1", expect=200)[1]["records"], before)
+        self.assertEqual(self.lab.api("PUT", "/zones/nothere.example/records", {"records": ""})[0], 404)
+        self.assertEqual(self.lab.dig("NS1", "www.corp.example").status, "NXDOMAIN")
+        self.assertEqual(self.lab.dig("NS1", "exch1.corp.example").data(), [self.lab.addr("127.25.10.190")])
+
+    def test_a_zone_never_loses_its_soa(self):
+        # The scenario validator refuses a zone without an SOA at its apex, and SPEC 5 wants
+        # the SOA in every NXDOMAIN and NODATA. An edit that removes it must be refused, or
+        # the server must stop answering for the zone as NSD does with a zone it cannot load.
+        healthy = zone_text(self.lab)
+        www = self.lab.addr("127.25.10.5")
+        for method, path, body in [
+                ("PUT", "/zones/corp.example/records?server=NS1", {"records": "www IN A %s\n" % www}),
+                ("DELETE", "/zones/corp.example/records?server=NS1&name=@&type=SOA", None)]:
+            status, _ = self.lab.api(method, path, body)
+            if status == 200:
+                d = self.lab.dig("NS1", "nothere.corp.example")
+                self.assertIn(d.status, ("SERVFAIL", "REFUSED"),
+                              "%s %s was accepted, and now NXDOMAIN comes without an SOA: %s %s"
+                              % (method, path, d.status, d.records("authority")))
+            else:
+                self.assertEqual(status, 400, (method, path))
+            self.lab.api("PUT", "/zones/corp.example/records?server=NS1", {"records": healthy}, expect=200)
+
+    def test_a_syntax_error_names_its_line(self):
+        text = zone_text(self.lab)
+        line = text.count("\n") + 1
+        status, err = self.lab.api("PUT", "/zones/corp.example/records?server=NS1",
+                                   {"records": text + "broken IN A not-an-address\n"})
+        self.assertEqual(status, 400)
+        self.assertIn("line %d" % line, err["error"] + str(err.get("detail", "")))
+
+
+class QueryLog(DnsLabCase):
     def test_queries_are_logged(self):
         since = self.lab.api("GET", "/log", expect=200)[1]["last"]
         self.lab.dig("NS1", "exch1.corp.example", "A", source="CLIENT1")
