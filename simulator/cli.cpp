@@ -189,7 +189,7 @@ int run_lab(const run_args& a) {
     l.log().subscribe([rank](const log_entry& e) {
         if (!shown(e, rank)) return;
         std::cerr << "[" << support::format_duration(e.sim) << "] " << e.kind << (e.host.empty() ? "" : " " + e.host)
-                  << ": " << e.text << "\n";
+                  << ": " << e.describe() << "\n";
     });
     if (auto err = l.start(); !err.empty()) {
         std::cerr << "mailsim: " << err << "\n";

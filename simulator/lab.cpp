@@ -1,7 +1,9 @@
 #include "simulator/lab.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <unordered_map>
 
@@ -212,8 +214,6 @@ bool record_kind(std::string_view kind) {
 
 std::uint16_t record_type(std::string_view kind) { return kind.find("mx") != std::string_view::npos ? 15 : 1; }
 
-std::string type_text(std::uint16_t t) { return fake_dns::type_name(t); }
-
 }  // namespace
 
 /// What a DNS server host needs to answer: the live and answer views and the
@@ -360,7 +360,7 @@ struct dns_host : fake_dns::query_policy {
         }
         if (down) {
             p.drop = true;
-            if (owner->opts.log_queries) log_query(client, tcp, query, "no answer: the DNS service is down");
+            if (owner->opts.log_queries) log_query(client, tcp, query, {}, true);
             return p;
         }
         p.zones = views->for_segment(seg);
@@ -376,22 +376,30 @@ struct dns_host : fake_dns::query_policy {
     void replied(std::uint32_t client, bool tcp, std::span<const std::uint8_t> query,
                  std::span<const std::uint8_t> reply) override {
         if (!owner->opts.log_queries || reply.size() < 12) return;
-        static constexpr const char* rcodes[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"};
-        auto rc = reply[3] & 0x0f;
-        std::string text = rc < 6 ? rcodes[rc] : "RCODE" + std::to_string(rc);
-        auto ancount = (reply[6] << 8) | reply[7];
-        text += ", " + std::to_string(ancount) + (ancount == 1 ? " answer" : " answers");
-        if (reply[2] & 0x02) text += ", truncated";
-        log_query(client, tcp, query, text);
+        log_query(client, tcp, query, reply, false);
     }
 
-    void log_query(std::uint32_t client, bool tcp, std::span<const std::uint8_t> query, const std::string& result) {
-        auto q = fake_dns::parse_question(query);
-        std::string text = format_ipv4(client) + " asked ";
-        text += q ? q->second.name + " " + type_text(q->second.type) : std::string("(malformed query)");
-        text += tcp ? " over TCP: " : ": ";
-        text += result;
-        owner->note("dns", name, text);
+    void log_query(std::uint32_t client, bool tcp, std::span<const std::uint8_t> query,
+                   std::span<const std::uint8_t> reply, bool dropped) {
+        log_entry e;
+        e.sim = owner->now();
+        e.wall_ms = wall_now_ms();
+        e.kind = "dns";
+        e.host = name;
+        dns_query_note& q = e.query.emplace();
+        q.client = client;
+        q.tcp = tcp;
+        q.dropped = dropped;
+        if (auto parsed = fake_dns::parse_question(query)) {
+            q.qname = std::move(parsed->second.name);
+            q.qtype = parsed->second.type;
+        }
+        if (reply.size() >= 12) {
+            q.rcode = reply[3] & 0x0f;
+            q.answers = static_cast<std::uint16_t>((reply[6] << 8) | reply[7]);
+            q.truncated = reply[2] & 0x02;
+        }
+        owner->log.add(std::move(e));
     }
 };
 
@@ -687,7 +695,12 @@ std::string lab::impl::open(const listener_key& key, listener& l) {
         return "cannot bind " + where + ": " + why;
     }
     // Filter before the first packet can arrive, then start serving.
-    if (auto err = attach_filter(l.fd(), l.what.policy); !err.empty()) return "cannot filter " + where + ": " + err;
+    if (auto err = attach_filter(l.fd(), l.what.policy); !err.empty()) {
+        if (err == std::strerror(EPERM))
+            err += " (this kernel lets only privileged processes filter TCP sockets: run mailsim as root, or "
+                   "grant it CAP_NET_ADMIN, e.g. sudo setcap cap_net_admin,cap_net_bind_service+ep mailsim)";
+        return "cannot filter " + where + ": " + err;
+    }
     if (l.dns_udp) l.dns_udp->start();
     if (l.dns_tcp) l.dns_tcp->start();
     return {};
@@ -809,7 +822,8 @@ net::awaitable<void> resolve_task(lab::impl* m, std::shared_ptr<clock_state> clo
     auto executor = co_await net::this_coro::executor;
     fake_dns::resolver::sleeper sleep = [clock](std::chrono::milliseconds d) { return lab_sleep(clock, d); };
     fake_dns::resolver r(executor, std::move(sleep));
-    auto result = co_await r.resolve(address, servers, name, type, options);
+    auto pending = r.resolve(address, servers, name, type, options);
+    auto result = co_await std::move(pending);
     if (clock->stopped) co_return;  // the lab is gone or going
     m->note("dns", host, "resolver looked up " + name + " " + fake_dns::type_name(type) + ": " + result.describe());
     done(result);

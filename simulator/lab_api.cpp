@@ -523,7 +523,7 @@ fault fault_from(const json::object& body) {
 
 json::object log_json(const log_entry& e) {
     return {{"seq", e.seq}, {"time", seconds(e.sim)}, {"wall_ms", e.wall_ms}, {"kind", e.kind},
-            {"host", e.host}, {"text", e.text}};
+            {"host", e.host}, {"text", e.describe()}};
 }
 
 std::string iso_time(std::int64_t ms) {

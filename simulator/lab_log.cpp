@@ -1,14 +1,35 @@
 #include "simulator/lab_log.hpp"
 
+#include "fake_dns/record.hpp"
+#include "support/ipv4.hpp"
+
 namespace sim {
+
+std::string log_entry::describe() const {
+    if (!query) return text;
+    auto& q = *query;
+    static constexpr const char* rcodes[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"};
+    std::string out = support::format_ipv4(q.client) + " asked ";
+    out += q.qname.empty() ? std::string("(malformed query)") : q.qname + " " + fake_dns::type_name(q.qtype);
+    out += q.tcp ? " over TCP: " : ": ";
+    if (q.dropped) return out + "no answer: the DNS service is down";
+    out += q.rcode < 6 ? rcodes[q.rcode] : "RCODE" + std::to_string(q.rcode);
+    out += ", " + std::to_string(q.answers) + (q.answers == 1 ? " answer" : " answers");
+    if (q.truncated) out += ", truncated";
+    return out;
+}
 
 std::uint64_t lab_log::add(log_entry e) {
     e.seq = next_seq_++;
     entries_.push_back(std::move(e));
     if (entries_.size() > capacity_) entries_.pop_front();
-    // Copy: a subscriber may unsubscribe itself while being told.
-    auto subs = subscribers_;
-    for (auto& [id, fn] : subs) fn(entries_.back());
+    if (subscribers_.empty()) return entries_.back().seq;
+    // A subscriber may unsubscribe (itself or another) while being told: walk by id.
+    for (auto it = subscribers_.begin(); it != subscribers_.end();) {
+        auto id = it->first;
+        it->second(entries_.back());
+        it = subscribers_.upper_bound(id);
+    }
     return entries_.back().seq;
 }
 

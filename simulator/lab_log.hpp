@@ -3,12 +3,26 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "support/text.hpp"
 
 namespace sim {
+
+/// A DNS query as the log keeps it: small, and turned into text only when
+/// someone reads the log (a DNS server answers far more often than anyone reads).
+struct dns_query_note {
+    std::uint32_t client = 0;
+    std::string qname;          ///< "" for a malformed query
+    std::uint16_t qtype = 0;
+    std::uint16_t answers = 0;
+    std::uint8_t rcode = 0;
+    bool tcp = false;
+    bool truncated = false;
+    bool dropped = false;       ///< the server was down: no answer
+};
 
 /// One entry of the lab's log: a DNS query, an SMTP transcript line, an event
 /// log record, a fault or configuration change.
@@ -18,7 +32,11 @@ struct log_entry {
     std::int64_t wall_ms = 0;   ///< real time, ms since the Unix epoch
     std::string kind;           ///< dns | smtp | event | net | fault | config | clock
     std::string host;           ///< the host it concerns ("" for the lab)
-    std::string text;
+    std::string text;           ///< empty for DNS queries: see `query`
+    std::optional<dns_query_note> query;
+
+    /// The entry as one line of text.
+    std::string describe() const;
 };
 
 /// A bounded log with sequence numbers and live subscribers (`/log`, `/events`).
@@ -26,7 +44,7 @@ class lab_log {
 public:
     using subscriber = std::function<void(const log_entry&)>;
 
-    explicit lab_log(std::size_t capacity = 20000) : capacity_(capacity) {}
+    explicit lab_log(std::size_t capacity = 10000) : capacity_(capacity) {}
 
     /// Appends; sets the entry's sequence number and tells subscribers.
     std::uint64_t add(log_entry e);

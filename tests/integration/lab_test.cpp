@@ -71,7 +71,7 @@ TEST_F(lab_fixture, resolves_from_the_hosts_own_address) {
     // The query came from MAILHOST's address, as the log shows.
     bool seen = false;
     for (auto& e : lab->log().since(0))
-        if (e.kind == "dns" && e.host == "NS1" && e.text.rfind("127.250.200.25 asked exch1.corp.example A", 0) == 0)
+        if (e.kind == "dns" && e.host == "NS1" && e.describe().rfind("127.250.200.25 asked exch1.corp.example A", 0) == 0)
             seen = true;
     EXPECT_TRUE(seen);
 }

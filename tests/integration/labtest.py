@@ -112,14 +112,19 @@ class Lab:
         self.proc.stdout.close()
         self.stderr.close()
         self.proc = None
+        with open(self.stderr.name, errors="replace") as f:
+            self.final_log = f.read()
         if code == 0:
             shutil.rmtree(self.dir, ignore_errors=True)  # kept when something went wrong
         if code != 0:
             raise AssertionError("mailsim exited with %s" % code)
 
     def log_text(self):
+        """What mailsim wrote to stderr (kept after stop())."""
+        if self.proc is None and hasattr(self, "final_log"):
+            return self.final_log
         self.stderr.flush()
-        with open(self.stderr.name) as f:
+        with open(self.stderr.name, errors="replace") as f:
             return f.read()
 
     # --- addresses -------------------------------------------------------

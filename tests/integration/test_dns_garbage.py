@@ -26,9 +26,7 @@ QTAIL = b"\x00\x01\x00\x01"  # type A, class IN
 
 
 def sanitizer_lines(lab):
-    path = os.path.join(lab.dir, "stderr.txt")
-    with open(path, errors="replace") as f:
-        return [l for l in f if "runtime error:" in l or "Sanitizer" in l]
+    return [l for l in lab.log_text().splitlines() if "runtime error:" in l or "Sanitizer" in l]
 
 
 class Garbage(unittest.TestCase):
