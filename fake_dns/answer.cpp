@@ -77,7 +77,21 @@ struct item {
     const zone* z = nullptr;
     const zone::rrset* set = nullptr;
     bool negative = false;  // the SOA of a negative answer: TTL per RFC 2308 3
+    // Set when a wildcard answers: the name it answers for, the owner of the synthesised
+    // records (RFC 4592 3.3.3); empty for records served under their own owner.
+    std::string_view owner{};
+    // The synthesised owner is the query name itself rather than a name met in RDATA.
+    // NSD tells the two apart when it looks for repeats (see item_list::contains).
+    bool owner_is_qname = false;
 };
+
+// True when `a` and `b` put the same records under the same owner, as NSD decides it
+// (answer_add_rrset: the same RRset at the same domain). Every name read from RDATA is
+// one domain to NSD, but the query name answered by a wildcard is another, even when
+// the two are spelled alike: `*.x CNAME a.x` asked as a.x gives a.x CNAME a.x twice.
+bool same_item(const item& a, const item& b) {
+    return a.set == b.set && a.owner_is_qname == b.owner_is_qname && a.owner == b.owner;
+}
 
 template <std::size_t N>
 struct item_list {
@@ -86,26 +100,32 @@ struct item_list {
     void push(const item& i) {
         if (size < N) items[size++] = i;
     }
-    bool contains(const zone::rrset* s) const {
+    bool contains(const item& it) const {
         for (std::size_t k = 0; k < size; ++k)
-            if (items[k].set == s) return true;
+            if (same_item(items[k], it)) return true;
         return false;
     }
 };
 
-// A name whose A and AAAA RRsets belong in the additional section.
+// A name whose A and AAAA RRsets belong in the additional section. Trivial on purpose
+// (no string_view, no initialisers): the plan holds 256 of them, and constructing them
+// for every query would cost more than answering most queries.
 struct target {
     const zone* z;
     const zone::node* n;
+    const char* owner_data;  // with owner_size: set when a wildcard stands in for the name, as in item
+    std::size_t owner_size;
+    std::string_view owner() const { return {owner_data, owner_size}; }
 };
 
 struct plan {
     item_list<max_chain + 1> answer;
     item_list<2> authority;
     bool authority_optional = false;  // the zone's NS on a positive answer may be dropped for size
-    std::array<target, 256> targets{};
+    std::array<target, 256> targets;  // only [0, target_count) is ever read
     std::size_t target_count = 0;
     bool aa = true;
+    bool referral = false;  // the last step was a referral: its glue matters (see answer())
     rcode code = rcode::noerror;
 };
 
@@ -121,7 +141,9 @@ bool occluded(const zone& z, std::string_view name) {
 }
 
 // RFC 1035 3.3.9 and 3.3.11: MX exchanges and NS targets bring their addresses along.
-// Like NSD, only addresses from the same zone are added.
+// Like NSD, only addresses from the same zone are added, and a target that does not
+// exist but is covered by a wildcard gets the wildcard's addresses under its own name
+// (NSD's add_additional_rrsets; RFC 1034 4.3.2 step 6 looks them up like any name).
 void add_targets(plan& p, const zone& z, const zone::rrset& set, bool allow_glue) {
     for (auto i : set.records) {
         const auto& w = z.wire(i);
@@ -131,7 +153,9 @@ void add_targets(plan& p, const zone& z, const zone::rrset& set, bool allow_glue
         else continue;
         if (!allow_glue && occluded(z, name)) continue;
         const zone::node* n = z.lookup(name);
-        if (n && p.target_count < p.targets.size()) p.targets[p.target_count++] = {&z, n};
+        std::string_view owner;
+        if (!n && (n = z.wildcard_for(name))) owner = name;
+        if (n && p.target_count < p.targets.size()) p.targets[p.target_count++] = {&z, n, owner.data(), owner.size()};
     }
 }
 
@@ -175,6 +199,7 @@ void resolve(plan& p, std::span<const zone* const> zones, const zone* z, std::st
         // A DS query at the cut itself is answered by the parent (RFC 4035 3.1.4.1).
         if (cut && !(qtype == type_ds && cut_name == name)) {
             if (step == 0) p.aa = false;  // a referral is not authoritative data
+            p.referral = true;
             if (const auto* ns = cut->find(type_ns)) {
                 p.authority.push({z, ns, false});
                 add_targets(p, *z, *ns, true);
@@ -183,6 +208,12 @@ void resolve(plan& p, std::span<const zone* const> zones, const zone* z, std::st
         }
         const zone::node* n = z->lookup(name);
         const zone::rrset* soa = z->soa() ? z->lookup(z->origin_wire())->find(type_soa) : nullptr;
+        // RFC 4592 3.3.1: a name that does not exist is answered from `*.<closest encloser>`
+        // when there is one, with the query name as owner (3.3.3); the cut check above
+        // already kept wildcards from matching below a delegation.
+        std::string_view owner;
+        if (!n && (n = z->wildcard_for(name))) owner = name;
+        bool owner_is_qname = !owner.empty() && step == 0;
         if (!n) {
             // NXDOMAIN at the end of a CNAME chain too, as NSD 4.6 does.
             p.code = rcode::nxdomain;
@@ -191,7 +222,7 @@ void resolve(plan& p, std::span<const zone* const> zones, const zone* z, std::st
         }
         const zone::rrset* found = qtype == type_any ? any_choice(*n) : n->find(qtype);
         if (found) {
-            p.answer.push({z, found, false});
+            p.answer.push({z, found, false, owner, owner_is_qname});
             if (found->type == type_ns || found->type == type_mx) add_targets(p, *z, *found, found->type == type_ns);
             bool needs_ns = qtype != type_any && qtype != type_ds && qtype != type_dnskey && !qclass_any;
             const zone::rrset* apex_ns = z->lookup(z->origin_wire())->find(type_ns);
@@ -204,8 +235,10 @@ void resolve(plan& p, std::span<const zone* const> zones, const zone* z, std::st
         }
         const zone::rrset* cname = n->find(type_cname);
         if (cname && qtype != type_cname && !cname->records.empty()) {
-            if (p.answer.contains(cname)) return;  // a loop: the chain is already in the answer
-            p.answer.push({z, cname, false});
+            // RFC 4592 4.3: a wildcard CNAME is synthesised and followed like any other.
+            item link{z, cname, false, owner, owner_is_qname};
+            if (p.answer.contains(link)) return;  // a loop: the chain is already in the answer
+            p.answer.push(link);
             const auto& w = z->wire(cname->records.front());
             if (w.form != zone::rdata_form::name) return;
             const zone* next = best_zone(zones, w.rdata, qtype == type_ds);
@@ -214,7 +247,9 @@ void resolve(plan& p, std::span<const zone* const> zones, const zone* z, std::st
             name = w.rdata;
             continue;
         }
-        if (soa && !qclass_any) p.authority.push({z, soa, true});  // NODATA (RFC 2308 2.2)
+        // NODATA (RFC 2308 2.2), also for a wildcard without the type (RFC 4592 3.3.3)
+        // or one that is an empty non-terminal (RFC 4592 4.9).
+        if (soa && !qclass_any) p.authority.push({z, soa, true});
         return;
     }
 }
@@ -246,7 +281,7 @@ public:
         for (auto i : it.set->records) {
             const auto& r = it.z->records()[i];
             const auto& w = it.z->wire(i);
-            names_.write(out_, bytes(w.owner));
+            names_.write(out_, bytes(it.owner.empty() ? std::string_view(w.owner) : it.owner));
             put16(out_, r.type);
             put16(out_, class_in);
             put32(out_, it.negative ? it.z->negative_ttl() : r.ttl);
@@ -286,6 +321,10 @@ public:
         counts_[section] += it.set->records.size();
         return true;
     }
+
+    // TC on a reply that keeps what it holds (RFC 2181 9 allows it; NSD does it for
+    // referrals whose glue did not fit).
+    void set_tc() { out_[2] |= 0x02; }
 
     // Header, question and OPT only, with TC (RFC 1035 4.1.1, RFC 2181 9).
     void truncate() {
@@ -335,6 +374,31 @@ struct parsed_query {
     std::uint16_t qtype = 0, qclass = 0;
     std::size_t after_question = 0;
 };
+
+// Reads the question's name at `pos`, which must be uncompressed: a query has no earlier
+// name to point at (RFC 1035 4.1.4 compresses repeats), and NSD answers a pointer or a
+// reserved label type (RFC 6891 5) in the question with FORMERR, so this does too.
+bool read_question_name(std::span<const std::uint8_t> q, std::size_t& pos, wire_name& out) {
+    out.size = 0;
+    out.labels = 0;
+    for (std::size_t p = pos;;) {
+        if (p >= q.size()) return false;
+        std::size_t len = q[p];
+        if ((len & 0xC0) != 0) return false;
+        if (len == 0) {
+            if (out.size + 1 > max_name_octets) return false;
+            out.bytes[out.size++] = 0;
+            pos = p + 1;
+            return true;
+        }
+        if (q.size() - p - 1 < len) return false;
+        if (out.size + 1 + len + 1 > max_name_octets) return false;  // room for the final zero too
+        std::memcpy(out.bytes.data() + out.size, q.data() + p, 1 + len);
+        out.size += 1 + len;
+        ++out.labels;
+        p += 1 + len;
+    }
+}
 
 enum class opt_result { none, ok, malformed };
 
@@ -398,7 +462,7 @@ bool answer(std::span<const zone* const> zones, std::span<const std::uint8_t> qu
     q.nscount = get16(query, 8);
     q.arcount = get16(query, 10);
     std::size_t pos = header_size;
-    if (q.qdcount >= 1 && read_name(query, pos, q.qname) && query.size() - pos >= 4) {
+    if (q.qdcount >= 1 && read_question_name(query, pos, q.qname) && query.size() - pos >= 4) {
         q.has_question = true;
         q.qtype = get16(query, pos);
         q.qclass = get16(query, pos + 2);
@@ -473,18 +537,33 @@ bool answer(std::span<const zone* const> zones, std::span<const std::uint8_t> qu
     if (!fits) {
         w.truncate();
     } else if (optional_ok) {
-        // All A first, then all AAAA, as NSD orders them; stop at the first that does not fit.
-        item_list<1> none;
-        (void)none;
-        bool room = true;
+        // The additional section is optional (RFC 2181 9: no TC for leaving it out), filled
+        // the way NSD 4.6 does it (encode_answer, packet_encode_rrset): all A RRsets first,
+        // then all AAAA, in target order. An RRset that does not fit is left out and the
+        // rest of its group is still tried; after a group that left something out, nothing
+        // more is added. A referral left without a single address gets TC, its records
+        // kept: a resolver cannot follow it without glue and should retry over TCP.
+        bool skipped = false;
+        std::size_t a_sets = 0;
         for (std::uint16_t type : {type_a, type_aaaa}) {
-            for (std::size_t t = 0; room && t < p.target_count; ++t) {
-                const zone::rrset* s = p.targets[t].n->find(type);
-                if (!s || s->records.empty() || p.answer.contains(s)) continue;
+            for (std::size_t t = 0; t < p.target_count; ++t) {
+                const target& tg = p.targets[t];
+                const zone::rrset* s = tg.n->find(type);
+                const item it{tg.z, s, false, tg.owner(), false};
+                if (!s || s->records.empty() || p.answer.contains(it)) continue;
                 bool seen = false;
-                for (std::size_t u = 0; u < t && !seen; ++u) seen = p.targets[u].n == p.targets[t].n;
+                for (std::size_t u = 0; u < t && !seen; ++u)
+                    seen = p.targets[u].n == tg.n && p.targets[u].owner() == tg.owner();
                 if (seen) continue;
-                room = w.rrset({p.targets[t].z, s, false}, 2);
+                if (w.rrset(it, 2)) {
+                    if (type == type_a) ++a_sets;
+                } else {
+                    skipped = true;
+                }
+            }
+            if (skipped) {
+                if (type == type_a && a_sets == 0 && p.referral) w.set_tc();
+                break;
             }
         }
     }

@@ -1,6 +1,7 @@
 #include "fake_dns/zone.hpp"
 
 #include <algorithm>
+#include <array>
 #include <stdexcept>
 
 #include "fake_dns/wire.hpp"
@@ -81,12 +82,41 @@ zone::zone(std::string origin, std::vector<record> records)
         }
         wire_.push_back(std::move(w));
     }
-    for (const auto& [name, n] : index_)
+    for (const auto& [name, n] : index_) {
         if (n.delegation) has_delegations_ = true;
+        // A `*` label at the apex or below makes its parent a possible closest encloser
+        // with a source of synthesis (RFC 4592 3.3.1). A zone whose own origin starts
+        // with `*` has no parent here: its apex is an ordinary name of this zone.
+        if (name.size() > origin_wire_.size() && name[0] == 1 && name[1] == '*') {
+            index_.find(parent_of(name))->second.wildcard_child = true;
+            has_wildcards_ = true;
+        }
+    }
     if (const record* s = soa()) {
         const auto* d = std::get_if<soa_data>(&s->data);
         negative_ttl_ = d ? std::min(s->ttl, d->minimum) : s->ttl;
     }
+}
+
+const zone::node* zone::wildcard_for(std::string_view wire_lower) const {
+    // Only zones with wildcards pay for the walk; outside the zone nothing matches.
+    if (!has_wildcards_ || !wire_in_zone(wire_lower, origin_wire_)) return nullptr;
+    // The closest encloser is the longest existing ancestor (RFC 4592 3.3.1); every
+    // ancestor of an indexed name is indexed, so the first hit going up is it.
+    for (std::string_view up = wire_lower; up.size() > origin_wire_.size();) {
+        up = parent_of(up);
+        auto it = index_.find(up);
+        if (it == index_.end()) continue;
+        if (!it->second.wildcard_child) return nullptr;
+        // "*." + the encloser, on the stack: the flag says it exists, so it fits in a name.
+        std::array<char, max_name_octets> star{};
+        if (up.size() + 2 > star.size()) return nullptr;
+        star[0] = 1;
+        star[1] = '*';
+        std::copy(up.begin(), up.end(), star.begin() + 2);
+        return lookup(std::string_view(star.data(), up.size() + 2));
+    }
+    return nullptr;
 }
 
 std::vector<const record*> zone::find(std::string_view owner, bool& exists) const {

@@ -36,6 +36,9 @@ public:
     struct node {
         std::vector<rrset> rrsets;
         bool delegation = false;  ///< NS records below the apex: a zone cut
+        /// "*.<this name>" exists: as a closest encloser this name has a source of
+        /// synthesis (RFC 4592 3.3.1).
+        bool wildcard_child = false;
 
         /// The RRset of `type`, or nullptr.
         const rrset* find(std::uint16_t type) const {
@@ -68,12 +71,22 @@ public:
         return it == index_.end() ? nullptr : &it->second;
     }
 
+    /// The wildcard that answers for `wire_lower` (lower-case uncompressed wire form), a
+    /// name lookup() did not find: the node of `*.<closest encloser>` (RFC 4592 3.3.1),
+    /// which may be an empty non-terminal (RFC 4592 4.9). nullptr when no wildcard covers
+    /// the name or the name lies outside the zone. Zone cuts are the caller's to check
+    /// first: a referral (RFC 1034 4.3.2 step 3b) comes before a wildcard match (step 3c).
+    /// Allocates nothing.
+    const node* wildcard_for(std::string_view wire_lower) const;
+
     /// The pre-encoded form of records()[i].
     const wire_record& wire(std::uint32_t i) const { return wire_[i]; }
     /// The origin in lower-case uncompressed wire form.
     const std::string& origin_wire() const { return origin_wire_; }
     /// True when some name below the apex owns NS records.
     bool has_delegations() const { return has_delegations_; }
+    /// True when some name of the zone starts with a `*` label (RFC 4592 2.1.1).
+    bool has_wildcards() const { return has_wildcards_; }
     /// TTL of the SOA in negative answers: min(SOA TTL, MINIMUM) (RFC 2308 3).
     std::uint32_t negative_ttl() const { return negative_ttl_; }
 
@@ -92,6 +105,7 @@ private:
     std::size_t soa_ = static_cast<std::size_t>(-1);
     std::uint32_t negative_ttl_ = 0;
     bool has_delegations_ = false;
+    bool has_wildcards_ = false;
 };
 
 }  // namespace fake_dns

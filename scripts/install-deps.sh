@@ -5,7 +5,7 @@
 set -euo pipefail
 
 build=(cmake ninja-build g++ libboost1.81-dev libboost-json1.81-dev libtomlplusplus-dev libcli11-dev)
-test=(libgtest-dev libgmock-dev bind9-dnsutils swaks python3 nsd dnsperf netcat-openbsd)
+test=(libgtest-dev libgmock-dev bind9-dnsutils swaks python3 nsd dnsperf netcat-openbsd libsisimai-perl)
 
 want=("${build[@]}")
 [[ "${1:-build}" == test ]] && want+=("${test[@]}")

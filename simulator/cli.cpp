@@ -136,7 +136,7 @@ int log_rank(const std::string& level) {
 
 // Lab log entries a level shows on stderr: DNS queries only at debug.
 bool shown(const log_entry& e, int rank) {
-    if (e.kind == "dns") return rank >= 3;
+    if (e.kind == "dns" || e.kind == "smtp") return rank >= 3;  // protocol lines: debug only
     if (e.kind == "net") return rank >= 1;
     return rank >= 2;
 }
@@ -151,6 +151,7 @@ struct run_args {
     std::string ready_file;
     bool json = false;
     std::string log_level = "info";
+    std::string state_dir;
 };
 
 int run_lab(const run_args& a) {
@@ -167,6 +168,7 @@ int run_lab(const run_args& a) {
     if (a.ports == "standard") opts.ports = port_mode::standard;
     else if (a.ports == "high") opts.ports = port_mode::high;
     if (a.speed > 0) opts.speed = a.speed;
+    opts.state_dir = a.state_dir;
 
     auto path = find_scenario(a.scenario);
     diagnostics diags;
@@ -306,7 +308,8 @@ int cli_main(int argc, char** argv) {
     run->add_option("--token", ra.token, "API token (default: random, shown in the ready JSON)");
     run->add_option("--ready-file", ra.ready_file, "write the ready JSON here once every endpoint listens");
     run->add_flag("--json", ra.json, "print the ready JSON (one line) instead of the endpoint table");
-    run->add_option("--log-level", ra.log_level, "error, warn, info or debug (debug shows every DNS query)")
+    run->add_option("--state-dir", ra.state_dir, "keep mailboxes and queues here; a restart with the same directory finds them again");
+    run->add_option("--log-level", ra.log_level, "error, warn, info or debug (debug shows every DNS query and SMTP line)")
         ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
 
     std::vector<std::string> validate_paths;

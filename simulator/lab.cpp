@@ -23,9 +23,12 @@
 #include "fake_dns/zone.hpp"
 #include "simulator/catalogue.hpp"
 #include "simulator/faults.hpp"
+#include "fake_smtp/server.hpp"
 #include "simulator/lab_clock.hpp"
+#include "simulator/mail_agent.hpp"
 #include "simulator/relocate.hpp"
 #include "simulator/socket_filter.hpp"
+#include "simulator/state_store.hpp"
 #include "simulator/validate.hpp"
 #include "support/random.hpp"
 
@@ -168,6 +171,7 @@ struct listener {
     desired_listener what;
     std::shared_ptr<fake_dns::udp_server> dns_udp;
     std::shared_ptr<fake_dns::tcp_server> dns_tcp;
+    std::shared_ptr<fake_smtp::smtp_server> smtp;
     std::unique_ptr<udp::socket> raw_udp;
     std::unique_ptr<tcp::acceptor> raw_tcp;
 
@@ -176,12 +180,15 @@ struct listener {
         std::vector<int> out{fd()};
         if (dns_tcp)
             for (int s : dns_tcp->session_handles()) out.push_back(s);
+        if (smtp)
+            for (int s : smtp->session_handles()) out.push_back(s);
         return out;
     }
 
     int fd() {
         if (dns_udp) return dns_udp->native_handle();
         if (dns_tcp) return dns_tcp->native_handle();
+        if (smtp) return smtp->native_handle();
         if (raw_udp) return raw_udp->native_handle();
         return raw_tcp->native_handle();
     }
@@ -190,6 +197,7 @@ struct listener {
         boost::system::error_code ignored;
         if (dns_udp) dns_udp->stop();
         if (dns_tcp) dns_tcp->stop();
+        if (smtp) smtp->stop();
         if (raw_udp) raw_udp->close(ignored);
         if (raw_tcp) raw_tcp->close(ignored);
     }
@@ -226,16 +234,16 @@ struct dns_snapshot {
 
 struct dns_host;
 
-struct lab::impl {
+struct lab::impl : mail_context {
     impl(net::io_context& io_, scenario s, lab_options o)
         : io(io_), def(std::move(s)), opts(o), rng(0) {}
 
     net::io_context& io;
     scenario def;
     lab_options opts;
-    configuration live;
+    configuration live_config;
     std::string vantage;
-    int dns_port = 53, smtp_port = 25;
+    int dns_port = 53, smtp_port_number = 25;
     std::shared_ptr<clock_state> clock;
     lab_log log;
     std::unique_ptr<network> model;
@@ -247,10 +255,29 @@ struct lab::impl {
     int api_faults = 0;
     std::int64_t wall_start = wall_now_ms();
     int octet = 25;
+    std::map<std::string, std::shared_ptr<mail_agent>> agents;
+    std::unique_ptr<state_store> store_;
+    std::uint64_t id_counter = 0;
+    std::int64_t storm_minute = -1;  // the lab minute being counted
+    int storm_count = 0;
+    bool storm_noted = false;
 
-    duration now() const { return clock->now(); }
+    // mail_context
+    net::any_io_executor executor() override { return io.get_executor(); }
+    duration now() const override { return clock->now(); }
+    std::int64_t wall_ms(duration lab_time) const override { return wall_start + lab_time.count(); }
+    const configuration& live() const override { return live_config; }
+    std::uint16_t smtp_port() const override { return static_cast<std::uint16_t>(smtp_port_number); }
+    net::awaitable<fake_dns::resolve_result> resolve(std::string host, std::string name, std::uint16_t type) override;
+    net::awaitable<void> sleep(duration d) override { return lab_sleep(clock, d); }
+    void at(duration when, std::function<void()> fn) override { at(when, std::move(fn), nullptr); }
+    bool nobody_at(ipv4 from, ipv4 to) const override;
+    bool storm_allows(const std::string& host) override;
+    std::string next_id() override;
+    state_store* store() override { return store_.get(); }
+    connection_view open_connection(const std::string& host) override;
 
-    void note(const std::string& kind, const std::string& host, const std::string& text) {
+    void note(const std::string& kind, const std::string& host, const std::string& text) override {
         log_entry e;
         e.sim = now();
         e.wall_ms = wall_now_ms();
@@ -261,13 +288,13 @@ struct lab::impl {
     }
 
     ipv4 vantage_address() const {
-        auto* h = live.find_host(vantage);
+        auto* h = live_config.find_host(vantage);
         return h ? h->address : 0;
     }
 
     // The address a client counts as: its own when it is a lab host, else the vantage host's.
     ipv4 effective_source(ipv4 client) const {
-        if (auto* h = live.host_at(client); h && h->tcpip_installed) return client;
+        if (auto* h = live_config.host_at(client); h && h->tcpip_installed) return client;
         return vantage_address();
     }
 
@@ -276,7 +303,7 @@ struct lab::impl {
         bool vantage_ok = v && model->reachable(v, target);
         source_policy p;
         p.listed_accepted = !vantage_ok;
-        for (auto& h : live.hosts) {
+        for (auto& h : live_config.hosts) {
             if (!h.address) continue;
             bool ok = h.tcpip_installed && model->reachable(h.address, target);
             if (vantage_ok ? !ok : ok) p.listed.push_back(h.address);
@@ -320,7 +347,7 @@ struct dns_host : fake_dns::query_policy {
         fake_dns::query_plan p;
         p.keep = snap;
         auto src = owner->effective_source(client);
-        auto* seg = owner->live.segment_of(src);
+        auto* seg = owner->live_config.segment_of(src);
         const zone_views* views = snap->live.get();
         bool down = !snap->state.running;
         bool truncate = snap->state.truncated;
@@ -410,7 +437,7 @@ lab::lab(net::io_context& io, scenario s, lab_options options) : impl_(std::make
     if (options.seed) m.def.lab.seed = *options.seed;
     if (options.speed) m.def.lab.speed = *options.speed;
     m.rng = support::rng(m.def.lab.seed ^ 0x5eed);
-    m.live = m.def.answer;
+    m.live_config = m.def.answer;
     m.clock = std::make_shared<clock_state>(io, m.def.lab.speed);
     // Without [scenario] vantage: the first client host, else the first host.
     m.vantage = m.def.meta.vantage;
@@ -464,17 +491,40 @@ std::string lab::start() {
         standard = probe && can_bind(probe, 53, true) && can_bind(probe, 25, false);
     }
     m.dns_port = m.def.lab.dns_port.value_or(standard ? 53 : 5353);
-    m.smtp_port = m.def.lab.smtp_port.value_or(standard ? 25 : 2525);
+    m.smtp_port_number = m.def.lab.smtp_port.value_or(standard ? 25 : 2525);
+
+    if (!m.opts.state_dir.empty()) {
+        m.store_ = std::make_unique<state_store>(m.opts.state_dir);
+        if (auto err = m.store_->open(); !err.empty()) return err;
+    }
+    for (auto& h : m.live_config.hosts)
+        if (h.has_role(role::relay) || h.has_role(role::mailstore))
+            m.agents[h.name] = std::make_shared<mail_agent>(m, h.name);
+    if (m.store_) {
+        auto saved = m.store_->load();
+        for (auto& p : saved.problems) m.note("lab", "", "state directory: cannot read " + p);
+        std::size_t messages = 0, queued = 0;
+        for (auto& [name, agent] : m.agents) {
+            // Directory names are the host names made safe; scenario host names already are.
+            auto msgs = std::move(saved.messages[name]);
+            auto q = std::move(saved.queues[name]);
+            messages += msgs.size();
+            queued += q.size();
+            agent->restore(std::move(msgs), std::move(q));
+        }
+        m.note("lab", "", "state directory " + m.opts.state_dir + ": " + std::to_string(messages) + " message(s) and " +
+                              std::to_string(queued) + " queued message(s) restored");
+    }
 
     for (std::size_t i = 0; i < m.faults.size(); ++i) m.schedule_fault(i);
-    m.model = std::make_unique<network>(m.live);
+    m.model = std::make_unique<network>(m.live_config);
     auto err = m.reconcile(true);
     if (!err.empty()) {
         stop();
         return err;
     }
     m.note("lab", "", "lab " + m.def.meta.id + " started on " + m.def.lab.prefix + " (DNS port " +
-                          std::to_string(m.dns_port) + ", SMTP port " + std::to_string(m.smtp_port) + ")");
+                          std::to_string(m.dns_port) + ", SMTP port " + std::to_string(m.smtp_port_number) + ")");
     return {};
 }
 
@@ -506,7 +556,7 @@ void lab::impl::schedule_fault(std::size_t i) {
 void lab::impl::activate(std::size_t i) {
     auto& fr = faults[i];
     if (fr.state == "cleared" || fr.state == "ended") return;
-    apply_fault(live, fr.f);
+    apply_fault(live_config, fr.f);
     fr.applied = true;
     fr.state = "active";
     fr.changed_at = now();
@@ -521,7 +571,7 @@ void lab::impl::activate(std::size_t i) {
         }, &fr);
     }
     if (started && !stopped) {
-        model = std::make_unique<network>(live);
+        model = std::make_unique<network>(live_config);
         reconcile(false);
     }
 }
@@ -529,11 +579,11 @@ void lab::impl::activate(std::size_t i) {
 void lab::impl::deactivate(std::size_t i, const std::string& state) {
     auto& fr = faults[i];
     if (fr.applied) {
-        revert_fault(live, def.answer, fr.f);
+        revert_fault(live_config, def.answer, fr.f);
         // Another active fault may share the aspect just restored: apply the
         // others again, in the order they came, so each keeps its effect.
         for (auto& other : faults)
-            if (other.applied && &other != &fr) apply_fault(live, other.f);
+            if (other.applied && &other != &fr) apply_fault(live_config, other.f);
     }
     fr.applied = false;
     fr.state = state;
@@ -542,20 +592,128 @@ void lab::impl::deactivate(std::size_t i, const std::string& state) {
                           (state == "off" ? " is off for now" : state == "cleared" ? " is cleared" : " has ended"));
     check_cleared();
     if (started && !stopped) {
-        model = std::make_unique<network>(live);
+        model = std::make_unique<network>(live_config);
         reconcile(false);
     }
 }
 
 void lab::impl::check_cleared() {
     for (auto& fr : faults) {
-        if (!fr.applied || !fault_cleared(live, def.answer, fr.f)) continue;
+        if (!fr.applied || !fault_cleared(live_config, def.answer, fr.f)) continue;
         fr.applied = false;
         fr.state = "cleared";
         fr.changed_at = now();
         cancel_timers(fr);
         note("fault", "", "fault " + describe(fr.f) + " is cleared: the configuration matches the answer again");
     }
+}
+
+net::awaitable<fake_dns::resolve_result> lab::impl::resolve(std::string host, std::string name, std::uint16_t type) {
+    fake_dns::resolve_result failed;
+    failed.what = fake_dns::resolve_result::outcome::unreachable;
+    auto* h = live_config.find_host(host);
+    if (!h || !h->tcpip_installed || h->dns_servers.empty()) co_return failed;
+    fake_dns::resolver_options options;
+    options.port = static_cast<std::uint16_t>(dns_port);
+    auto state = clock;
+    fake_dns::resolver::sleeper sleep = [state](std::chrono::milliseconds d) { return lab_sleep(state, d); };
+    fake_dns::resolver r(io.get_executor(), std::move(sleep));
+    auto address = h->address;
+    auto servers = h->dns_servers;
+    auto pending = r.resolve(address, servers, name, type, options);
+    auto result = co_await std::move(pending);
+    if (!state->stopped)
+        note("dns", host, "resolver looked up " + name + " " + fake_dns::type_name(type) + ": " + result.describe());
+    co_return result;
+}
+
+bool lab::impl::nobody_at(ipv4 from, ipv4 to) const {
+    auto* seg = live_config.segment_of(to);
+    if (!seg) return false;
+    if (auto* h = live_config.host_at(to); h && h->tcpip_installed) return false;
+    // The packet must reach the segment for its router to report the silence.
+    for (auto& r : live_config.routers)
+        for (auto a : r.addresses)
+            if (seg->cidr.contains(a)) return model->route(from, a).ok || live_config.segment_of(from) == seg;
+    return live_config.segment_of(from) == seg;
+}
+
+bool lab::impl::storm_allows(const std::string& host) {
+    auto minute = now().count() / 60000;
+    if (minute != storm_minute) {
+        storm_minute = minute;
+        storm_count = 0;
+        storm_noted = false;
+    }
+    if (storm_count < opts.storm_cap) {
+        ++storm_count;
+        return true;
+    }
+    if (!storm_noted) {
+        storm_noted = true;
+        note("mail", host,
+             "storm cap: the lab has generated " + std::to_string(opts.storm_cap) +
+                 " messages this minute; further delivery reports are dropped until the next lab minute");
+    }
+    return false;
+}
+
+std::string lab::impl::next_id() {
+    // Postfix-like ids: the start time keeps ids unique across restarts with a state directory.
+    static constexpr char hex[] = "0123456789ABCDEF";
+    std::uint64_t v = (static_cast<std::uint64_t>(wall_start / 1000) << 20) | (++id_counter & 0xFFFFF);
+    std::string out(12, '0');
+    for (int i = 11; i >= 0; --i, v >>= 4) out[static_cast<std::size_t>(i)] = hex[v & 0xF];
+    return out;
+}
+
+connection_view lab::impl::open_connection(const std::string& host) {
+    connection_view v;
+    auto* h = live_config.find_host(host);
+    auto* a = def.answer.find_host(host);
+    if (!h) {
+        v.drop = true;
+        return v;
+    }
+    v.service = h->smtp_service;
+    if (h->smtp) {
+        v.max_message_size = h->smtp->max_message_size;
+        v.max_recipients = h->smtp->max_recipients;
+        v.relay_domains = h->smtp->relay_domains;
+    } else if (h->exchange) {
+        v.max_message_size = h->exchange->imc.max_message_size;
+        v.max_recipients = h->exchange->imc.max_recipients;
+    }
+    // Gated faults (`first`, `odds`) act on some connections only: for the
+    // others, this connection sees the answer configuration of that aspect.
+    for (auto& fr : faults) {
+        if (!fr.applied || !fr.f.timing.gated() || fr.f.kind.rfind("smtp.", 0) != 0) continue;
+        auto* target = live_config.find_host(fr.f.text("host"));
+        if (!target || target->name != h->name) continue;
+        if (gate(fr)) {
+            if (fr.f.kind == "smtp.port_closed" || fr.f.kind == "smtp.filtered") v.drop = true;
+            continue;
+        }
+        auto& k = fr.f.kind;
+        if (k == "smtp.stall" || k == "smtp.reject" || k == "smtp.tempfail" || k == "smtp.disconnect") {
+            if (auto phase = parse_phase(fr.f.text("phase"))) {
+                const smtp_rule* healthy = nullptr;
+                if (a)
+                    if (auto it = a->smtp_service.rules.find(*phase); it != a->smtp_service.rules.end()) healthy = &it->second;
+                if (healthy) v.service.rules[*phase] = *healthy;
+                else v.service.rules.erase(*phase);
+            }
+        } else if (k == "smtp.rate_limit" && a) {
+            v.service.rate_limit_per_minute = a->smtp_service.rate_limit_per_minute;
+        } else if (k == "smtp.size_limit" && a) {
+            v.max_message_size = a->smtp ? a->smtp->max_message_size : a->exchange ? a->exchange->imc.max_message_size : 0;
+        } else if (k == "smtp.recipient_limit" && a) {
+            v.max_recipients = a->smtp ? a->smtp->max_recipients : a->exchange ? a->exchange->imc.max_recipients : 0;
+        } else if (k == "smtp.relay_denied" && a && a->smtp) {
+            v.relay_domains = a->smtp->relay_domains;
+        }
+    }
+    return v;
 }
 
 bool lab::impl::gate(fault_rt& fr) {
@@ -583,12 +741,12 @@ bool lab::impl::gate(fault_rt& fr) {
 }
 
 void lab::impl::refresh_dns() {
-    for (auto& h : live.hosts) {
+    for (auto& h : live_config.hosts) {
         if (!h.has_role(role::dns)) continue;
         auto& slot = dns[h.name];
         if (!slot) slot = std::make_shared<dns_host>(*this, h.name);
         auto snap = std::make_shared<dns_snapshot>();
-        snap->live = zone_views::build(live, h.name);
+        snap->live = zone_views::build(live_config, h.name);
         snap->answer = zone_views::build(def.answer, h.name);
         snap->state = h.dns;
         slot->snap = std::move(snap);
@@ -596,8 +754,8 @@ void lab::impl::refresh_dns() {
         for (std::size_t i = 0; i < faults.size(); ++i) {
             auto& f = faults[i].f;
             if (!f.timing.gated() || f.kind.rfind("dns.", 0) != 0) continue;
-            bool mine = record_kind(f.kind) ? true : support::iequals(live.find_host(f.text("server")) ?
-                                                                         live.find_host(f.text("server"))->name : "",
+            bool mine = record_kind(f.kind) ? true : support::iequals(live_config.find_host(f.text("server")) ?
+                                                                         live_config.find_host(f.text("server"))->name : "",
                                                                      h.name);
             if (mine) slot->gated.push_back(i);
         }
@@ -609,11 +767,11 @@ std::map<listener_key, desired_listener> lab::impl::desired() const {
     auto gated_here = [&](const host_config& h, std::string_view kind) {
         return std::any_of(faults.begin(), faults.end(), [&](auto& fr) {
             return fr.applied && fr.f.kind == kind && fr.f.timing.gated() &&
-                   support::iequals(live.find_host(fr.f.text("server")) ? live.find_host(fr.f.text("server"))->name : "",
+                   support::iequals(live_config.find_host(fr.f.text("server")) ? live_config.find_host(fr.f.text("server"))->name : "",
                                     h.name);
         });
     };
-    for (auto& h : live.hosts) {
+    for (auto& h : live_config.hosts) {
         if (!h.tcpip_installed || !h.address || !h.has_role(role::dns)) continue;
         auto policy = policy_for(h.address);
         // A server that is down (for every query) drops everything in the kernel:
@@ -623,13 +781,28 @@ std::map<listener_key, desired_listener> lab::impl::desired() const {
         bool tcp_refused = h.dns.truncated && !gated_here(h, "dns.truncated");
         if (!tcp_refused) out[{h.address, dns_port, true}] = {h.name, "dns", policy};
     }
+    auto gated_smtp = [&](const host_config& h, std::string_view kind) {
+        return std::any_of(faults.begin(), faults.end(), [&](auto& fr) {
+            auto* target = live_config.find_host(fr.f.text("host"));
+            return fr.applied && fr.f.kind == kind && fr.f.timing.gated() && target && target->name == h.name;
+        });
+    };
+    for (auto& h : live_config.hosts) {
+        if (!h.tcpip_installed || !h.address || !agents.count(h.name)) continue;
+        // smtp.port_closed: no listener, the kernel refuses (unless gated: then per connection).
+        if (!h.smtp_service.running && !gated_smtp(h, "smtp.port_closed")) continue;
+        auto policy = policy_for(h.address);
+        // smtp.filtered: a firewall drops every SYN, from everywhere.
+        if (h.smtp_service.firewalled && !gated_smtp(h, "smtp.filtered")) policy = source_policy::drop_all();
+        out[{h.address, smtp_port_number, true}] = {h.name, "smtp", policy};
+    }
     // Phantom addresses: mentioned by the live configuration, inside a
     // segment, owned by no host that answers. Clients time out there.
     std::vector<ipv4> mentioned;
-    for (auto& z : live.zones)
+    for (auto& z : live_config.zones)
         for (auto& r : z.records)
             if (auto* a = std::get_if<fake_dns::a_data>(&r.data)) mentioned.push_back(a->address);
-    for (auto& h : live.hosts) {
+    for (auto& h : live_config.hosts) {
         for (auto d : h.dns_servers) mentioned.push_back(d);
         if (!h.tcpip_installed) mentioned.push_back(h.address);
         auto add_text = [&](const std::string& s) {
@@ -652,9 +825,9 @@ std::map<listener_key, desired_listener> lab::impl::desired() const {
     std::sort(mentioned.begin(), mentioned.end());
     mentioned.erase(std::unique(mentioned.begin(), mentioned.end()), mentioned.end());
     for (auto a : mentioned) {
-        if (!live.segment_of(a) || (a >> 16) != ((127u << 8) | static_cast<unsigned>(octet))) continue;
-        if (auto* h = live.host_at(a); h && h->tcpip_installed) continue;
-        for (auto [port, tcp] : {std::pair{dns_port, false}, std::pair{dns_port, true}, std::pair{smtp_port, true}})
+        if (!live_config.segment_of(a) || (a >> 16) != ((127u << 8) | static_cast<unsigned>(octet))) continue;
+        if (auto* h = live_config.host_at(a); h && h->tcpip_installed) continue;
+        for (auto [port, tcp] : {std::pair{dns_port, false}, std::pair{dns_port, true}, std::pair{smtp_port_number, true}})
             out.try_emplace({a, port, tcp}, desired_listener{"", "phantom", source_policy::drop_all()});
     }
     return out;
@@ -673,6 +846,9 @@ std::string lab::impl::open(const listener_key& key, listener& l) {
             l.dns_udp = std::make_shared<fake_dns::udp_server>(io.get_executor(), policy);
             ec = l.dns_udp->open(udp::endpoint(addr, port));
         }
+    } else if (l.what.service == "smtp") {
+        l.smtp = std::make_shared<fake_smtp::smtp_server>(io.get_executor(), agents.at(l.what.host));
+        ec = l.smtp->open(tcp::endpoint(addr, port));
     } else if (key.tcp) {
         l.raw_tcp = std::make_unique<tcp::acceptor>(io);
         l.raw_tcp->open(tcp::v4(), ec);
@@ -703,6 +879,7 @@ std::string lab::impl::open(const listener_key& key, listener& l) {
     }
     if (l.dns_udp) l.dns_udp->start();
     if (l.dns_tcp) l.dns_tcp->start();
+    if (l.smtp) l.smtp->start();
     return {};
 }
 
@@ -749,10 +926,10 @@ std::string lab::impl::reconcile(bool at_start) {
 
 const scenario& lab::definition() const { return impl_->def; }
 const configuration& lab::answer() const { return impl_->def.answer; }
-const configuration& lab::live() const { return impl_->live; }
+const configuration& lab::live() const { return impl_->live_config; }
 const std::string& lab::prefix() const { return impl_->def.lab.prefix; }
 int lab::dns_port() const { return impl_->dns_port; }
-int lab::smtp_port() const { return impl_->smtp_port; }
+int lab::smtp_port() const { return impl_->smtp_port_number; }
 const std::string& lab::vantage() const { return impl_->vantage; }
 const network& lab::net() const { return *impl_->model; }
 lab_log& lab::log() { return impl_->log; }
@@ -788,7 +965,7 @@ std::vector<service_endpoint> lab::services() const {
 
 std::string lab::change(const std::string& what, const std::function<std::string(configuration&)>& edit) {
     auto& m = *impl_;
-    configuration next = m.live;
+    configuration next = m.live_config;
     if (auto err = edit(next); !err.empty()) return err;
     // Every address stays inside the lab's prefix: a lab never reaches elsewhere.
     auto inside = [&](ipv4 a) { return a == 0 || (a >> 16) == ((127u << 8) | static_cast<unsigned>(m.octet)); };
@@ -802,31 +979,21 @@ std::string lab::change(const std::string& what, const std::function<std::string
         for (auto& r : z.records)
             if (auto* a = std::get_if<fake_dns::a_data>(&r.data); a && !inside(a->address))
                 return "A record " + format_ipv4(a->address) + " is outside the lab prefix " + m.def.lab.prefix;
-    m.live = std::move(next);
+    m.live_config = std::move(next);
     m.note("config", "", what);
     m.check_cleared();
-    m.model = std::make_unique<network>(m.live);
+    m.model = std::make_unique<network>(m.live_config);
     if (m.started && !m.stopped) m.reconcile(false);
     return {};
 }
 
 namespace {
 
-net::awaitable<void> resolve_task(lab::impl* m, std::shared_ptr<clock_state> clock, std::string host, ipv4 address,
-                                  std::vector<ipv4> servers, std::string name, std::uint16_t type,
-                                  fake_dns::resolver_options options,
-                                  std::function<void(const fake_dns::resolve_result&)> done) {
-    // Keep co_await out of full-expressions that build temporaries with
-    // destructors: GCC 12 can copy such a temporary into the frame without
-    // its copy constructor (here, the lambda's shared_ptr), then destroy it twice.
-    auto executor = co_await net::this_coro::executor;
-    fake_dns::resolver::sleeper sleep = [clock](std::chrono::milliseconds d) { return lab_sleep(clock, d); };
-    fake_dns::resolver r(executor, std::move(sleep));
-    auto pending = r.resolve(address, servers, name, type, options);
+net::awaitable<void> resolve_task(lab::impl* m, std::shared_ptr<clock_state> clock, std::string host, std::string name,
+                                  std::uint16_t type, std::function<void(const fake_dns::resolve_result&)> done) {
+    auto pending = m->resolve(host, name, type);
     auto result = co_await std::move(pending);
-    if (clock->stopped) co_return;  // the lab is gone or going
-    m->note("dns", host, "resolver looked up " + name + " " + fake_dns::type_name(type) + ": " + result.describe());
-    done(result);
+    if (!clock->stopped) done(result);
 }
 
 }  // namespace
@@ -834,18 +1001,21 @@ net::awaitable<void> resolve_task(lab::impl* m, std::shared_ptr<clock_state> clo
 void lab::resolve(const std::string& from, const std::string& name, std::uint16_t type,
                   std::function<void(const fake_dns::resolve_result&)> done) {
     auto& m = *impl_;
-    auto* h = m.live.find_host(from);
-    if (!h || !h->tcpip_installed || h->dns_servers.empty()) {
-        fake_dns::resolve_result r;
-        r.what = fake_dns::resolve_result::outcome::unreachable;
-        done(r);
-        return;
-    }
-    fake_dns::resolver_options options;
-    options.port = static_cast<std::uint16_t>(m.dns_port);
-    net::co_spawn(m.io, resolve_task(impl_.get(), m.clock, h->name, h->address, h->dns_servers, name, type, options,
-                                     std::move(done)),
-                  net::detached);
+    net::co_spawn(m.io, resolve_task(impl_.get(), m.clock, from, name, type, std::move(done)), net::detached);
+}
+
+std::shared_ptr<mail_agent> lab::mail(const std::string& host) const {
+    auto* h = impl_->live_config.find_host(host);
+    if (!h) return nullptr;
+    auto it = impl_->agents.find(h->name);
+    return it == impl_->agents.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<mail_agent>> lab::mail_agents() const {
+    std::vector<std::shared_ptr<mail_agent>> out;
+    for (auto& h : impl_->live_config.hosts)
+        if (auto it = impl_->agents.find(h.name); it != impl_->agents.end()) out.push_back(it->second);
+    return out;
 }
 
 std::vector<fault_status> lab::faults(bool all) const {
@@ -860,7 +1030,7 @@ std::vector<fault_status> lab::faults(bool all) const {
 std::string lab::inject(fault f, std::string& error) {
     auto& m = *impl_;
     if (auto* k = find_fault_kind(f.kind)) f.kind = std::string(k->kind);
-    error = check_fault(f, m.live, m.octet);
+    error = check_fault(f, m.live_config, m.octet);
     if (!error.empty()) return {};
     if (f.id.empty()) f.id = "a" + std::to_string(++m.api_faults);
     for (auto& fr : m.faults)

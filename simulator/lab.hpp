@@ -27,7 +27,11 @@ struct lab_options {
     std::optional<double> speed;         ///< --speed overrides [lab] speed
     std::optional<std::uint64_t> seed;   ///< a trainee's seed overrides [lab] seed
     bool log_queries = true;             ///< log every DNS query (the trainer's evidence)
+    std::string state_dir;               ///< --state-dir: mailboxes and queues survive restarts
+    int storm_cap = 1000;                ///< messages the lab may generate per lab minute (SPEC 5)
 };
+
+class mail_agent;
 
 /// Something listening now.
 struct service_endpoint {
@@ -102,6 +106,11 @@ public:
     /// the lab's io_context.
     void resolve(const std::string& from, const std::string& name, std::uint16_t type,
                  std::function<void(const fake_dns::resolve_result&)> done);
+
+    /// The mail agent (relay or mail store) of a host, or nullptr.
+    std::shared_ptr<mail_agent> mail(const std::string& host) const;
+    /// Every mail agent, in host order.
+    std::vector<std::shared_ptr<mail_agent>> mail_agents() const;
 
     lab_log& log();
     void note(const std::string& kind, const std::string& host, const std::string& text);

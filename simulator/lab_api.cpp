@@ -2,12 +2,16 @@
 
 #include <algorithm>
 #include <ctime>
+#include <set>
 
 #include <boost/json.hpp>
 
 #include "fake_dns/zone_file.hpp"
 #include "simulator/catalogue.hpp"
+#include "fake_smtp/command.hpp"
+#include "fake_smtp/mail_policy.hpp"
 #include "simulator/faults.hpp"
+#include "simulator/mail_agent.hpp"
 #include "simulator/validate.hpp"
 
 namespace sim {
@@ -556,6 +560,48 @@ json::object lab_object(const lab& l, const api_identity& id) {
             {"hosts", std::move(hosts)}};
 }
 
+json::object message_summary(const stored_message& m) {
+    return {{"id", m.id},       {"folder", m.folder}, {"from", m.from},           {"to", strings(m.to)},
+            {"subject", m.subject}, {"date", m.date},  {"size", m.data.size()}, {"received", seconds(m.received)}};
+}
+
+const char* state_text(fake_smtp::queued_recipient::state s) {
+    switch (s) {
+        case fake_smtp::queued_recipient::state::pending: return "queued";
+        case fake_smtp::queued_recipient::state::delivered: return "delivered";
+        case fake_smtp::queued_recipient::state::failed: return "failed";
+        case fake_smtp::queued_recipient::state::expired: return "expired";
+    }
+    return "queued";
+}
+
+// Finds a mailbox by address across the lab's mail agents.
+const std::vector<stored_message>* find_mailbox(const lab& l, const std::string& address, std::string& host) {
+    auto key = support::to_lower(address);
+    for (auto& agent : l.mail_agents()) {
+        auto& boxes = agent->mailboxes();
+        if (auto it = boxes.find(key); it != boxes.end()) {
+            host = agent->host();
+            return &it->second;
+        }
+        auto* h = l.live().find_host(agent->host());
+        if (h && h->smtp && std::find(h->smtp->mailboxes.begin(), h->smtp->mailboxes.end(), key) != h->smtp->mailboxes.end()) {
+            host = agent->host();
+            static const std::vector<stored_message> empty;
+            return &empty;
+        }
+    }
+    return nullptr;
+}
+
+// Pads a body with text lines until the message reaches about `size` bytes.
+std::string padded_body(std::string body, std::uint64_t size, std::size_t header_bytes) {
+    if (!body.empty() && body.back() != '\n') body += "\r\n";
+    static const std::string line = "The quick brown fox jumps over the lazy dog. 0123456789 mailsim padding line.\r\n";
+    while (header_bytes + body.size() + line.size() <= size) body += line;
+    return body;
+}
+
 }  // namespace
 
 std::string ready_json(const lab& l, const api_identity& id) { return json::serialize(lab_object(l, id)); }
@@ -732,6 +778,124 @@ void add_lab_routes(api_router& router, lab& l, std::function<api_identity()> id
         if (!l.clear_fault(r.params.at("id"))) return api_error(404, "no fault `" + r.params.at("id") + "`");
         return ok(json::object{{"id", r.params.at("id")}, {"state", "cleared"}});
     });
+
+    router.add("GET", base + "/mailboxes", [&l](const api_request&) {
+        json::array boxes;
+        for (auto& agent : l.mail_agents()) {
+            auto* h = l.live().find_host(agent->host());
+            std::set<std::string> seen;
+            auto add = [&](const std::string& address, std::size_t count) {
+                if (!seen.insert(address).second) return;
+                boxes.push_back({{"address", address}, {"host", agent->host()}, {"messages", count}});
+            };
+            for (auto& [address, list] : agent->mailboxes()) add(address, list.size());
+            if (h && h->smtp)
+                for (auto& address : h->smtp->mailboxes) add(address, 0);
+        }
+        return ok(json::object{{"mailboxes", std::move(boxes)}});
+    });
+    router.add("GET", base + "/mailboxes/{address}/messages", [&l](const api_request& r) {
+        std::string host;
+        auto* list = find_mailbox(l, r.params.at("address"), host);
+        if (!list) return api_error(404, "no mailbox `" + r.params.at("address") + "`");
+        auto folder = r.query.count("folder") ? support::to_lower(r.query.at("folder")) : std::string{};
+        json::array messages;
+        for (auto& m : *list)
+            if (folder.empty() || m.folder == folder) messages.push_back(message_summary(m));
+        return ok(json::object{{"address", support::to_lower(r.params.at("address"))}, {"host", host},
+                               {"messages", std::move(messages)}});
+    });
+    router.add("GET", base + "/mailboxes/{address}/messages/{id}", [&l](const api_request& r) {
+        std::string host;
+        auto* list = find_mailbox(l, r.params.at("address"), host);
+        if (!list) return api_error(404, "no mailbox `" + r.params.at("address") + "`");
+        for (auto& m : *list) {
+            if (m.id != r.params.at("id")) continue;
+            if (r.query.count("raw") && r.query.at("raw") != "0") return api_response{200, "message/rfc822", m.data};
+            auto o = message_summary(m);
+            auto headers = fake_smtp::header_block(m.data);
+            o["headers"] = std::string(headers);
+            o["body"] = m.data.substr(headers.size());
+            return ok(o);
+        }
+        return api_error(404, "no message `" + r.params.at("id") + "` in `" + r.params.at("address") + "`");
+    });
+    router.add("GET", base + "/queues", [&l](const api_request&) {
+        json::array queues;
+        for (auto& agent : l.mail_agents()) {
+            json::array messages;
+            for (auto* e : agent->queue().entries()) {
+                json::array rcpts;
+                for (auto& rc : e->recipients)
+                    rcpts.push_back({{"address", rc.address}, {"state", state_text(rc.what)}, {"last_error", rc.last_error},
+                                     {"status", rc.status}, {"remote", rc.remote}});
+                messages.push_back({{"id", e->id},
+                                    {"from", e->mail_from},
+                                    {"subject", fake_smtp::header_value(e->data, "Subject")},
+                                    {"size", e->data.size()},
+                                    {"arrived", seconds(e->arrived)},
+                                    {"attempts", e->attempts},
+                                    {"next_attempt", seconds(e->next_attempt)},
+                                    {"state", e->in_flight ? "sending" : "waiting"},
+                                    {"last_error", e->last_error},
+                                    {"recipients", std::move(rcpts)}});
+            }
+            queues.push_back({{"host", agent->host()}, {"messages", std::move(messages)}});
+        }
+        return ok(json::object{{"queues", std::move(queues)}});
+    });
+    router.add("POST", base + "/messages", guarded([&l](const api_request& r) {
+        auto body = parse_body(r);
+        unknown_keys(body, {"from", "to", "subject", "body", "size", "via", "headers"}, "a message");
+        if (!body.contains("from") || !body.contains("to")) return api_error(400, "a message needs `from` and `to`");
+        auto from = want_string(body.at("from"), "from");
+        auto to = body.at("to").is_string() ? std::vector<std::string>{want_string(body.at("to"), "to")}
+                                            : want_strings(body.at("to"), "to");
+        if (to.empty()) return api_error(400, "`to` needs at least one address");
+        if (!from.empty() && !fake_smtp::valid_mailbox(from)) return api_error(400, "`from` is not an e-mail address");
+        for (auto& t : to)
+            if (!fake_smtp::valid_mailbox(t)) return api_error(400, "`" + t + "` is not an e-mail address");
+        // The sending host: `via`, else the host whose local domain is the sender's.
+        std::shared_ptr<mail_agent> agent;
+        if (body.contains("via")) {
+            auto via = want_string(body.at("via"), "via");
+            if (!l.live().find_host(via)) return api_error(404, "no host called `" + via + "`");
+            agent = l.mail(via);
+            if (!agent)
+                return api_error(400, "host `" + via + "` has no mail service to submit through (in this release: relay or mailstore)");
+        } else {
+            auto domain = fake_smtp::domain_of(from);
+            for (auto& a : l.mail_agents()) {
+                auto* h = l.live().find_host(a->host());
+                if (h && h->smtp && std::find(h->smtp->local_domains.begin(), h->smtp->local_domains.end(), domain) !=
+                                        h->smtp->local_domains.end())
+                    agent = a;
+            }
+            if (!agent) return api_error(400, "say `via`: no relay or mail store has the sender's domain as a local domain");
+        }
+        auto subject = body.contains("subject") ? want_string(body.at("subject"), "subject") : std::string("Test message");
+        auto text = body.contains("body") ? want_string(body.at("body"), "body") : std::string("A test message from mailsim.");
+        std::string to_line;
+        for (auto& t : to) to_line += (to_line.empty() ? "" : ", ") + t;
+        auto date = fake_smtp::rfc5322_date(l.started_wall_ms() + l.now().count());
+        std::string headers = "Date: " + date + "\r\nFrom: <" + from + ">\r\nTo: " + to_line + "\r\nSubject: " + subject +
+                              "\r\nMessage-ID: <" + std::to_string(l.log().last_seq()) + "." +
+                              std::to_string(l.now().count()) + "@" + support::to_lower(agent->host()) +
+                              ".mailsim>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n";
+        std::uint64_t size = 0;
+        if (body.contains("size")) size = want_size(body.at("size"), "size");
+        if (size > 64 * 1024 * 1024) return api_error(400, "`size` is limited to 64MB");
+        std::string normalized;
+        for (char c : text) {
+            if (c == '\n' && (normalized.empty() || normalized.back() != '\r')) normalized += '\r';
+            normalized += c;
+        }
+        auto data = headers + padded_body(normalized, size, headers.size());
+        std::string error;
+        auto id = agent->submit(from, to, data, error);
+        if (id.empty()) return api_error(500, "the message could not be stored", error);
+        return ok(json::object{{"id", id}, {"via", agent->host()}, {"size", data.size()}}, 201);
+    }));
 
     router.add("GET", base + "/clock", [&l](const api_request&) { return ok(clock_json(l)); });
     router.add("POST", base + "/clock/advance", guarded([&l](const api_request& r) {

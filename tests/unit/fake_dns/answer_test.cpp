@@ -105,6 +105,85 @@ big TXT ")" + std::string(200, 'c') + "\"\n";
     return text;
 }
 
+// Wildcards (RFC 4592). Every answer the tests expect from this zone is what NSD 4.6.1
+// answers for the same zone file.
+const char* wild_text = R"(
+$TTL 3600
+@ SOA ns1 hostmaster 1 3600 600 86400 300
+@ NS ns1
+@ NS ns2
+ns1 A 127.251.1.1
+ns2 A 127.251.1.2
+ns2 AAAA 2001:db8::2
+www A 127.251.3.1
+www AAAA 2001:db8::3:1
+*.wild A 127.251.2.1
+*.wild MX 10 mx.wild
+*.wild AAAA 2001:db8::2:1
+a.b.wild A 127.251.2.2
+*.cw CNAME www
+*.cloop CNAME x.cloop
+*.cdangle CNAME nothere
+towild CNAME q.wild
+mxw2 MX 10 foo.wild
+mxw2 MX 20 bar.wild
+mxw2 MX 30 www
+sub NS ns.sub
+ns.sub A 127.251.4.1
+*.sub A 127.251.4.2
+x.*.went A 127.251.5.1
+*.anyw TXT "t"
+*.anyw A 127.251.6.1
+*.nsw NS ns1
+)";
+
+// Additional sections that do not fit, each checked against NSD 4.6.1.
+std::string add_text() {
+    std::string text = R"(
+$TTL 3600
+@ SOA ns1 hostmaster 1 3600 600 86400 300
+@ NS ns1
+@ NS ns2
+ns1 A 127.251.1.1
+ns2 A 127.251.1.2
+ns2 AAAA 2001:db8::2
+bigmx MX 10 many
+small A 127.251.9.1
+small AAAA 2001:db8::9:1
+big6 A 127.251.9.2
+mx3 MX 10 big6
+mx3 MX 20 small
+mx4 MX 10 small
+mx4 MX 20 many
+mx4 MX 30 ns1
+bigglue NS many.bigglue
+bigglue NS ns.bigglue
+ns.bigglue A 127.251.11.1
+ns.bigglue AAAA 2001:db8::11:1
+)";
+    for (int i = 1; i <= 40; ++i) {
+        text += "many A 127.251.50." + std::to_string(i) + "\n";
+        text += "many.bigglue A 127.251.12." + std::to_string(i) + "\n";
+    }
+    for (int i = 1; i <= 30; ++i) text += "big6 AAAA 2001:db8::6:" + std::to_string(i) + "\n";
+    return text;
+}
+
+// Delegations whose eight NS records leave room for one glue address (d40) or none (d41).
+std::string glue_text() {
+    std::string text = "$TTL 3600\n@ SOA ns1 hostmaster 1 3600 600 86400 300\n@ NS ns1\nns1 A 127.25.30.1\n";
+    for (int pad : {40, 41}) {
+        std::string d = "d" + std::to_string(pad);
+        for (int i = 0; i < 8; ++i) {
+            std::string ns = "n" + std::to_string(i) + std::string(static_cast<std::size_t>(pad), 'a') + "." + d;
+            text += d + " NS " + ns + "\n";
+            text += ns + " A 127.25.31." + std::to_string(i + 1) + "\n";
+            text += ns + " AAAA 2001:db8::31:" + std::to_string(i + 1) + "\n";
+        }
+    }
+    return text;
+}
+
 class answer_test : public ::testing::Test {
 protected:
     zone corp = make_zone("corp.example", corp_text());
@@ -123,7 +202,21 @@ exch2 A 127.25.12.25
 @ NS ns1.corp.example.
 host A 127.25.13.1
 )");
+    zone wild = make_zone("t.example", wild_text);
+    zone apex_wild = make_zone("w.example", R"(
+$TTL 600
+@ SOA ns hostmaster 1 3600 600 86400 60
+@ NS ns
+ns A 127.251.8.1
+* A 127.251.8.2
+* TXT "apex wildcard"
+host A 127.251.8.3
+a.ent A 127.251.8.4
+)");
+    zone add = make_zone("add.example", add_text());
+    zone glue = make_zone("glue.example", glue_text());
     std::vector<const zone*> zones{&corp, &other};
+    std::vector<const zone*> more_zones{&wild, &apex_wild, &add, &glue};
     std::vector<std::uint8_t> out;
 
     struct reply {
@@ -149,6 +242,11 @@ host A 127.25.13.1
     reply ask(std::string_view name, std::uint16_t type, std::optional<std::uint16_t> edns = std::nullopt,
               query_context ctx = {}) {
         return send(build_query(0x4242, name, type, true, edns), ctx);
+    }
+    // The same, to the wildcard, additional-section and glue zones.
+    reply ask_more(std::string_view name, std::uint16_t type, std::optional<std::uint16_t> edns = std::nullopt,
+                   query_context ctx = {}) {
+        return send_to(more_zones, build_query(0x4242, name, type, true, edns), ctx);
     }
 };
 
@@ -387,6 +485,59 @@ TEST_F(answer_test, additional_records_are_dropped_before_truncating) {
     EXPECT_EQ(t.m.additional.size(), 43u);
 }
 
+TEST_F(answer_test, an_additional_rrset_that_does_not_fit_is_skipped_like_nsd) {
+    // 512 bytes: the 40 addresses of `many` do not fit, the NS addresses after them do.
+    // Having left something out of the A group, NSD adds no AAAA (ns2's would fit).
+    auto r = ask_more("bigmx.add.example", MX);
+    EXPECT_FALSE(r.m.hdr.tc);
+    EXPECT_EQ(owners(r.m.answers), (std::vector<std::string>{"bigmx.add.example/MX"}));
+    EXPECT_EQ(owners(r.m.authority), (std::vector<std::string>{"add.example/NS", "add.example/NS"}));
+    EXPECT_EQ(owners(r.m.additional), (std::vector<std::string>{"ns1.add.example/A", "ns2.add.example/A"}));
+    EXPECT_EQ(r.bytes.size(), 124u);  // NSD's reply, byte for byte in size
+    // The A set left out in the middle of the group: those after it still go in.
+    auto mx4 = ask_more("mx4.add.example", MX);
+    EXPECT_EQ(owners(mx4.m.additional),
+              (std::vector<std::string>{"small.add.example/A", "ns1.add.example/A", "ns2.add.example/A"}));
+    // Every A fits and an AAAA set does not: the AAAA after it still go in.
+    auto mx3 = ask_more("mx3.add.example", MX);
+    EXPECT_EQ(owners(mx3.m.additional),
+              (std::vector<std::string>{"big6.add.example/A", "small.add.example/A", "ns1.add.example/A",
+                                        "ns2.add.example/A", "small.add.example/AAAA", "ns2.add.example/AAAA"}));
+    EXPECT_EQ(mx3.bytes.size(), 232u);
+    // With room for everything nothing is skipped.
+    EXPECT_EQ(ask_more("bigmx.add.example", MX, std::uint16_t{1232}).m.additional.size(), 43u);  // 40 + 2 + AAAA
+}
+
+TEST_F(answer_test, referral_glue_that_does_not_fit_is_skipped_and_none_at_all_is_tc) {
+    // The first NS target's 40 addresses do not fit, the second's do; no AAAA after the skip.
+    auto r = ask_more("x.bigglue.add.example", A);
+    EXPECT_FALSE(r.m.hdr.tc);
+    EXPECT_FALSE(r.m.hdr.aa);
+    EXPECT_EQ(owners(r.m.authority), (std::vector<std::string>{"bigglue.add.example/NS", "bigglue.add.example/NS"}));
+    EXPECT_EQ(owners(r.m.additional), (std::vector<std::string>{"ns.bigglue.add.example/A"}));
+    EXPECT_EQ(r.bytes.size(), 91u);
+
+    // Eight long NS names: room for one glue address, then for none. A referral without
+    // any address gets TC but keeps its NS records, as NSD sends it.
+    auto one = ask_more("x.d40.glue.example", A);
+    EXPECT_FALSE(one.m.hdr.tc);
+    EXPECT_EQ(one.m.authority.size(), 8u);
+    EXPECT_EQ(one.m.additional.size(), 1u);
+    EXPECT_EQ(one.bytes.size(), 508u);
+    auto none = ask_more("x.d41.glue.example", A);
+    EXPECT_TRUE(none.m.hdr.tc);
+    EXPECT_EQ(none.m.authority.size(), 8u);
+    EXPECT_TRUE(none.m.additional.empty());
+    EXPECT_EQ(none.bytes.size(), 500u);
+    // With EDNS everything fits; over TCP too.
+    EXPECT_FALSE(ask_more("x.d41.glue.example", A, std::uint16_t{1232}).m.hdr.tc);
+    query_context tcp;
+    tcp.tcp = true;
+    auto t = ask_more("x.d41.glue.example", A, std::nullopt, tcp);
+    EXPECT_FALSE(t.m.hdr.tc);
+    EXPECT_EQ(t.m.additional.size(), 16u);
+}
+
 TEST_F(answer_test, edns_is_echoed_with_our_size_and_the_do_bit) {
     auto q = build_query(9, "corp.example", SOA, false, 4096);
     auto r = send(q);
@@ -489,6 +640,12 @@ TEST_F(answer_test, malformed_queries_get_formerr) {
         {"OPT option overruns", raw_query(0, 1, 0, 0, 1, corp_soa_question + opt_bad_option), true},
         {"OPT RDATA past the end", raw_query(0, 1, 0, 0, 1, corp_soa_question + opt_past_end), true},
         {"additional count too large", raw_query(0, 1, 0, 0, 3, corp_soa_question + plain_opt), true},
+        // A query has no earlier name to point at: NSD rejects any pointer in the question.
+        {"compressed question name", raw_query(0, 1, 0, 0, 0, {0xC0, 0x02, 0, 1, 0, 1}), false},
+        {"pointer inside the question name", raw_query(0, 1, 0, 0, 0, {4, 'c', 'o', 'r', 'p', 0xC0, 11, 0, 6, 0, 1}),
+         false},
+        {"reserved label type 01", raw_query(0, 1, 0, 0, 0, {0x41, 'x', 0, 0, 1, 0, 1}), false},
+        {"reserved label type 10", raw_query(0, 1, 0, 0, 0, {0x81, 'x', 0, 0, 1, 0, 1}), false},
     };
     for (const auto& p : probes) {
         auto r = send(p.query);
@@ -505,6 +662,116 @@ TEST_F(answer_test, malformed_queries_get_formerr) {
     // Other additional records are checked and skipped.
     EXPECT_EQ(send(raw_query(0, 1, 0, 0, 2, corp_soa_question + answer_rr + plain_opt)).m.full_rcode(),
               rcode::noerror);
+}
+
+TEST_F(answer_test, wildcard_answers_for_names_that_do_not_exist) {
+    // RFC 4592 3.3.1 and 3.3.3: the records of *.wild, owned by the query name, with AA.
+    for (const char* name : {"x.wild.t.example", "deep.x.wild.t.example"}) {
+        auto r = ask_more(name, A);
+        EXPECT_EQ(r.m.full_rcode(), rcode::noerror) << name;
+        EXPECT_TRUE(r.m.hdr.aa) << name;
+        ASSERT_EQ(r.m.answers.size(), 1u) << name;
+        EXPECT_EQ(r.m.answers[0].owner, name);
+        EXPECT_EQ(std::get<a_data>(r.m.answers[0].data).address, 0x7ffb0201u);
+        EXPECT_EQ(owners(r.m.authority), (std::vector<std::string>{"t.example/NS", "t.example/NS"}));
+        EXPECT_EQ(owners(r.m.additional), (std::vector<std::string>{"ns1.t.example/A", "ns2.t.example/A",
+                                                                    "ns2.t.example/AAAA"}));
+    }
+    // The synthesised owner points at the question and so shows its case.
+    auto q = build_query(5, "X.WiLd.t.example", A, false);
+    auto c = send_to(more_zones, q);
+    ASSERT_GT(c.bytes.size(), q.size() + 2);
+    EXPECT_EQ(c.bytes[q.size()], 0xC0);
+    EXPECT_EQ(c.bytes[q.size() + 1], 0x0C);
+    // The wildcard's MX brings the addresses of its exchange, itself a wildcard name.
+    auto mx = ask_more("x.wild.t.example", MX);
+    EXPECT_EQ(owners(mx.m.answers), (std::vector<std::string>{"x.wild.t.example/MX"}));
+    EXPECT_EQ(owners(mx.m.additional),
+              (std::vector<std::string>{"mx.wild.t.example/A", "ns1.t.example/A", "ns2.t.example/A",
+                                        "mx.wild.t.example/AAAA", "ns2.t.example/AAAA"}));
+    // A type the wildcard lacks: NODATA with the SOA (RFC 4592 3.3.3, RFC 2308 2.2).
+    auto nodata = ask_more("x.wild.t.example", TXT);
+    EXPECT_EQ(nodata.m.full_rcode(), rcode::noerror);
+    EXPECT_TRUE(nodata.m.hdr.aa);
+    EXPECT_TRUE(nodata.m.answers.empty());
+    EXPECT_EQ(owners(nodata.m.authority), (std::vector<std::string>{"t.example/SOA"}));
+    EXPECT_EQ(nodata.m.authority[0].ttl, 300u);
+    // ANY picks one RRset of the wildcard, as for any name.
+    EXPECT_EQ(owners(ask_more("q.anyw.t.example", ANY).m.answers), (std::vector<std::string>{"q.anyw.t.example/A"}));
+    // A wildcard NS is data, not a cut: answered with AA like NSD does.
+    auto ns = ask_more("q.nsw.t.example", NS);
+    EXPECT_TRUE(ns.m.hdr.aa);
+    EXPECT_EQ(owners(ns.m.answers), (std::vector<std::string>{"q.nsw.t.example/NS"}));
+    // At the apex.
+    auto apex = ask_more("a.b.c.w.example", TXT);
+    EXPECT_EQ(owners(apex.m.answers), (std::vector<std::string>{"a.b.c.w.example/TXT"}));
+}
+
+TEST_F(answer_test, wildcard_does_not_cover_names_that_exist) {
+    // The `*` name asked literally answers its own records.
+    auto star = ask_more("*.wild.t.example", A);
+    EXPECT_EQ(owners(star.m.answers), (std::vector<std::string>{"*.wild.t.example/A"}));
+    // An empty non-terminal exists (RFC 4592 2.2.2): NODATA, not the wildcard.
+    for (const char* name : {"b.wild.t.example", "wild.t.example", "ent.w.example"}) {
+        auto r = ask_more(name, A);
+        EXPECT_EQ(r.m.full_rcode(), rcode::noerror) << name;
+        EXPECT_TRUE(r.m.answers.empty()) << name;
+        ASSERT_EQ(r.m.authority.size(), 1u) << name;
+        EXPECT_EQ(r.m.authority[0].type, SOA) << name;
+    }
+    // Below an existing name without a `*` child nothing is synthesised (RFC 4592 3.3.1:
+    // the closest encloser is that name), nor below the `*` name itself.
+    for (const char* name : {"c.b.wild.t.example", "x.a.b.wild.t.example", "a.*.wild.t.example", "x.ent.w.example",
+                             "x.host.w.example", "nothing.t.example"})
+        EXPECT_EQ(ask_more(name, A).m.full_rcode(), rcode::nxdomain) << name;
+    // A wildcard that is itself an empty non-terminal answers NODATA (RFC 4592 4.9).
+    auto went = ask_more("q.went.t.example", A);
+    EXPECT_EQ(went.m.full_rcode(), rcode::noerror);
+    EXPECT_TRUE(went.m.answers.empty());
+    EXPECT_EQ(owners(went.m.authority), (std::vector<std::string>{"t.example/SOA"}));
+}
+
+TEST_F(answer_test, wildcard_does_not_match_across_a_zone_cut) {
+    // *.sub lies below the cut at sub: names there get the referral (RFC 1034 4.3.2 3b).
+    for (const char* name : {"x.sub.t.example", "*.sub.t.example"}) {
+        auto r = ask_more(name, A);
+        EXPECT_FALSE(r.m.hdr.aa) << name;
+        EXPECT_TRUE(r.m.answers.empty()) << name;
+        EXPECT_EQ(owners(r.m.authority), (std::vector<std::string>{"sub.t.example/NS"})) << name;
+        EXPECT_EQ(owners(r.m.additional), (std::vector<std::string>{"ns.sub.t.example/A"})) << name;
+    }
+}
+
+TEST_F(answer_test, wildcard_cnames_are_followed) {
+    // RFC 4592 4.3: the synthesised CNAME is chased like any other.
+    auto r = ask_more("x.cw.t.example", A);
+    EXPECT_TRUE(r.m.hdr.aa);
+    EXPECT_EQ(owners(r.m.answers), (std::vector<std::string>{"x.cw.t.example/CNAME", "www.t.example/A"}));
+    EXPECT_EQ(owners(ask_more("x.cw.t.example", CNAME).m.answers), (std::vector<std::string>{"x.cw.t.example/CNAME"}));
+    // A CNAME to a name a wildcard covers.
+    EXPECT_EQ(owners(ask_more("towild.t.example", A).m.answers),
+              (std::vector<std::string>{"towild.t.example/CNAME", "q.wild.t.example/A"}));
+    // A wildcard CNAME to nothing: NXDOMAIN after the CNAME, as for literal CNAMEs.
+    auto dangling = ask_more("x.cdangle.t.example", A);
+    EXPECT_EQ(dangling.m.full_rcode(), rcode::nxdomain);
+    EXPECT_EQ(owners(dangling.m.answers), (std::vector<std::string>{"x.cdangle.t.example/CNAME"}));
+    // *.cloop CNAME x.cloop loops through the wildcard. NSD treats the query name and the
+    // CNAME's target as different names even when spelled alike, so x.cloop shows twice.
+    for (const char* name : {"a.cloop.t.example", "x.cloop.t.example"}) {
+        auto loop = ask_more(name, A);
+        EXPECT_EQ(loop.m.full_rcode(), rcode::noerror) << name;
+        EXPECT_EQ(owners(loop.m.answers),
+                  (std::vector<std::string>{std::string(name) + "/CNAME", "x.cloop.t.example/CNAME"}));
+    }
+}
+
+TEST_F(answer_test, wildcard_names_in_the_additional_section) {
+    // MX exchanges a wildcard covers get its addresses under their own names, each once.
+    auto r = ask_more("mxw2.t.example", MX);
+    EXPECT_EQ(owners(r.m.additional),
+              (std::vector<std::string>{"foo.wild.t.example/A", "bar.wild.t.example/A", "www.t.example/A",
+                                        "ns1.t.example/A", "ns2.t.example/A", "foo.wild.t.example/AAAA",
+                                        "bar.wild.t.example/AAAA", "www.t.example/AAAA", "ns2.t.example/AAAA"}));
 }
 
 TEST_F(answer_test, silence_for_short_packets_and_responses) {
@@ -644,6 +911,22 @@ TEST_F(answer_test, answer_allocates_nothing_once_the_buffer_has_grown) {
     allocations = 0;
     counting = true;
     for (const auto& q : queries) answer(zones, q, ctx, out);
+    counting = false;
+    EXPECT_EQ(allocations.load(), 0);
+
+    // Wildcard synthesis (in the answer, through CNAMEs, in the additional section) and
+    // additional RRsets skipped for size allocate nothing either.
+    std::vector<std::vector<std::uint8_t>> more;
+    for (const char* n : {"x.wild.t.example", "deep.x.wild.t.example", "*.wild.t.example", "c.b.wild.t.example",
+                          "a.cloop.t.example", "towild.t.example", "mxw2.t.example", "q.went.t.example",
+                          "a.b.c.w.example", "bigmx.add.example", "x.bigglue.add.example", "x.d41.glue.example"})
+        for (std::uint16_t t : {A, MX, ANY})
+            for (auto edns : {std::optional<std::uint16_t>{}, std::optional<std::uint16_t>{1232}})
+                more.push_back(build_query(3, n, t, true, edns));
+    answer(more_zones, more.front(), ctx, out);
+    allocations = 0;
+    counting = true;
+    for (const auto& q : more) answer(more_zones, q, ctx, out);
     counting = false;
     EXPECT_EQ(allocations.load(), 0);
 }

@@ -111,6 +111,56 @@ TEST(zone, rejects_records_it_cannot_serve) {
     EXPECT_NO_THROW(zone("", {{"anything.at.all", 1, 1, a_data{1}}}));  // the root zone holds everything
 }
 
+TEST(zone, wildcard_for_finds_the_source_of_synthesis) {
+    // RFC 4592 3.3.1: the wildcard that answers is `*.<closest encloser>`, and only for
+    // names that do not exist.
+    zone z("corp.example", {
+        {"corp.example", 6, 3600, soa_data{"ns1.corp.example", "h.corp.example", 1, 2, 3, 4, 300}},
+        {"*.Wild.corp.example", 1, 3600, a_data{1}},
+        {"a.b.wild.corp.example", 1, 3600, a_data{2}},  // b.wild is an empty non-terminal
+        {"x.*.went.corp.example", 1, 3600, a_data{3}},  // *.went is an empty non-terminal
+        {"plain.corp.example", 1, 3600, a_data{4}},
+        {"*x.corp.example", 1, 3600, a_data{5}},        // not a wildcard: the label is "*x"
+    });
+    EXPECT_TRUE(z.has_wildcards());
+    const auto* star = z.lookup(key("*.wild.corp.example"));
+    ASSERT_NE(star, nullptr);
+    EXPECT_TRUE(z.lookup(key("wild.corp.example"))->wildcard_child);
+    EXPECT_TRUE(z.lookup(key("went.corp.example"))->wildcard_child);
+    EXPECT_FALSE(z.lookup(key("corp.example"))->wildcard_child);
+    EXPECT_FALSE(z.lookup(key("b.wild.corp.example"))->wildcard_child);
+
+    EXPECT_EQ(z.wildcard_for(key("x.wild.corp.example")), star);
+    EXPECT_EQ(z.wildcard_for(key("deep.x.wild.corp.example")), star);
+    // Below an existing name the closest encloser is that name, which has no wildcard.
+    EXPECT_EQ(z.wildcard_for(key("c.b.wild.corp.example")), nullptr);
+    EXPECT_EQ(z.wildcard_for(key("y.*.wild.corp.example")), nullptr);
+    EXPECT_EQ(z.wildcard_for(key("nope.corp.example")), nullptr);
+    EXPECT_EQ(z.wildcard_for(key("y.corp.example")), nullptr);  // "*x" covers nothing
+    // An empty non-terminal wildcard still answers (with no data, RFC 4592 4.9).
+    const auto* ent = z.wildcard_for(key("q.went.corp.example"));
+    ASSERT_NE(ent, nullptr);
+    EXPECT_TRUE(ent->rrsets.empty());
+    // Outside the zone nothing matches, even below a name that looks alike.
+    EXPECT_EQ(z.wildcard_for(key("x.wild.corp.example.net")), nullptr);
+    EXPECT_EQ(z.wildcard_for(key("example")), nullptr);
+    EXPECT_EQ(z.wildcard_for(key("")), nullptr);
+
+    // At the apex, and in the root zone.
+    zone apex("w.example", {{"*.w.example", 1, 60, a_data{1}}, {"host.w.example", 1, 60, a_data{2}}});
+    EXPECT_EQ(apex.wildcard_for(key("a.b.c.w.example")), apex.lookup(key("*.w.example")));
+    EXPECT_EQ(apex.wildcard_for(key("x.host.w.example")), nullptr);
+    zone root("", {{"*", 1, 60, a_data{1}}});
+    EXPECT_EQ(root.wildcard_for(key("anything.at.all")), root.lookup(key("*")));
+    // A zone named with a `*` label is not a wildcard of its own parent.
+    zone named("*.example", {{"www.*.example", 1, 60, a_data{1}}});
+    EXPECT_FALSE(named.has_wildcards());
+    EXPECT_EQ(named.wildcard_for(key("x.*.example")), nullptr);
+
+    EXPECT_FALSE(zone("corp.example", corp_records()).has_wildcards());
+    EXPECT_EQ(zone("corp.example", corp_records()).wildcard_for(key("x.corp.example")), nullptr);
+}
+
 TEST(zone, copies_are_self_contained) {
     zone original("corp.example", corp_records());
     zone copy = original;
@@ -118,6 +168,10 @@ TEST(zone, copies_are_self_contained) {
     EXPECT_EQ(copy.find("exch1.corp.example", exists).size(), 3u);
     EXPECT_EQ(copy.records().size(), original.records().size());
     EXPECT_NE(copy.lookup(key("corp.example")), original.lookup(key("corp.example")));
+    // The wildcard index is looked up by name, so a copy answers from its own nodes.
+    zone wild("corp.example", {{"*.corp.example", 1, 60, a_data{1}}});
+    zone wild_copy = wild;
+    EXPECT_EQ(wild_copy.wildcard_for(key("x.corp.example")), wild_copy.lookup(key("*.corp.example")));
 }
 
 }  // namespace

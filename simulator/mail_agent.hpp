@@ -1,0 +1,129 @@
+#pragma once
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "fake_dns/resolve_result.hpp"
+#include "fake_smtp/client_session.hpp"
+#include "fake_smtp/mail_policy.hpp"
+#include "fake_smtp/queue.hpp"
+#include "fake_smtp/server.hpp"
+#include "simulator/scenario.hpp"
+#include "simulator/state_store.hpp"
+
+namespace sim {
+
+namespace net = boost::asio;
+
+/// The SMTP behaviour of one host for one connection: its live settings with
+/// the gates of `first`/`odds` faults drawn at connect time.
+struct connection_view {
+    smtp_service_state service;
+    std::uint64_t max_message_size = 0;
+    int max_recipients = 0;
+    std::vector<std::string> relay_domains;
+    bool drop = false;  ///< close at once without a word (a gated port_closed or filtered)
+};
+
+/// What mail agents need from the lab they live in.
+class mail_context {
+public:
+    virtual ~mail_context() = default;
+    virtual net::any_io_executor executor() = 0;
+    virtual duration now() const = 0;
+    /// Real time (ms since the epoch) matching a lab time, for Date headers.
+    virtual std::int64_t wall_ms(duration lab_time) const = 0;
+    virtual const configuration& live() const = 0;
+    virtual std::uint16_t smtp_port() const = 0;
+    virtual void note(const std::string& kind, const std::string& host, const std::string& text) = 0;
+    /// Looks a name up as `host` would.
+    virtual net::awaitable<fake_dns::resolve_result> resolve(std::string host, std::string name, std::uint16_t type) = 0;
+    virtual net::awaitable<void> sleep(duration d) = 0;
+    /// Runs `fn` at lab time `when` (at once if past).
+    virtual void at(duration when, std::function<void()> fn) = 0;
+    /// True when `to` is an address where no host answers although the way to
+    /// its segment works: a router there answers "host unreachable".
+    virtual bool nobody_at(ipv4 from, ipv4 to) const = 0;
+    /// Counts one generated message (a DSN) against the lab's storm cap; false once the cap is reached.
+    virtual bool storm_allows(const std::string& host) = 0;
+    /// A fresh message id.
+    virtual std::string next_id() = 0;
+    /// The state directory, or nullptr without --state-dir.
+    virtual state_store* store() = 0;
+    /// The host's SMTP settings for one new connection (faults' gates drawn now).
+    virtual connection_view open_connection(const std::string& host) = 0;
+};
+
+/// One line of a host's SMTP traffic, kept for netmon and the trainer.
+struct smtp_event {
+    duration at{0};
+    std::string peer;       ///< the other host's address
+    bool outbound = false;  ///< we were the client
+    std::string line;
+};
+
+/// A relay or mail store: its SMTP service, its mailboxes and its outbound
+/// queue, with retries and bounces on the lab clock (SPEC 5).
+class mail_agent : public fake_smtp::smtp_host, public std::enable_shared_from_this<mail_agent> {
+public:
+    mail_agent(mail_context& lab, std::string host);
+
+    const std::string& host() const { return host_; }
+
+    // smtp_host
+    std::unique_ptr<fake_smtp::server_policy> open_session(std::uint32_t client, fake_smtp::server_config& config,
+                                                           std::optional<fake_smtp::reply>& forced) override;
+    net::awaitable<fake_smtp::delivery_outcome> deliver(fake_smtp::envelope env, std::string data) override;
+    void transcript(std::uint32_t client, bool from_server, const std::string& line) override;
+
+    /// Submits a message as a local user of this host would (the API, DSNs):
+    /// local recipients get it at once, others go to the outbound queue.
+    /// Returns the id, or an error.
+    std::string submit(const std::string& mail_from, const std::vector<std::string>& rcpts, std::string data,
+                       std::string& error);
+
+    /// Mailboxes of this host and their messages.
+    const std::map<std::string, std::vector<stored_message>>& mailboxes() const { return mailboxes_; }
+    const fake_smtp::outbound_queue& queue() const { return queue_; }
+    /// Recent SMTP lines, oldest first (bounded).
+    const std::deque<smtp_event>& events() const { return events_; }
+
+    /// Puts back what a state directory held.
+    void restore(std::vector<stored_message> messages, std::vector<fake_smtp::queue_entry> queued);
+    /// Looks at the queue now (after a change that may unblock it).
+    void kick();
+
+private:
+    fake_smtp::mail_host_config mail_config(const connection_view* view) const;
+    const sim::host_config* live_host() const;
+    std::string store_local(const std::string& mailbox, const std::string& mail_from, const std::vector<std::string>& to,
+                            const std::string& data, const std::string& id);
+    std::string enqueue(const std::string& id, const std::string& mail_from, const std::vector<std::string>& rcpts,
+                        std::string data);
+    void bounce(const std::string& original_from, const std::string& data,
+                const std::vector<fake_smtp::queued_recipient>& failed, const std::string& arrival);
+    void schedule_queue();
+    void run_due();
+    net::awaitable<void> attempt(std::string id);
+    net::awaitable<std::vector<fake_smtp::attempt_result>> deliver_domain(std::string domain,
+                                                                         std::vector<std::string> rcpts,
+                                                                         std::string mail_from, std::string data);
+    void record(const std::string& peer, bool outbound, const std::string& line);
+
+    mail_context& lab_;
+    std::string host_;
+    std::map<std::string, std::vector<stored_message>> mailboxes_;
+    fake_smtp::outbound_queue queue_;
+    std::deque<smtp_event> events_;
+    std::map<ipv4, std::deque<duration>> recent_connections_;  // per client, for the rate limit
+    std::optional<duration> wakeup_;                           // when the queue timer is set for
+};
+
+}  // namespace sim
