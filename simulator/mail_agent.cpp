@@ -50,7 +50,11 @@ public:
     std::optional<reply> check_sender(const fake_smtp::envelope&, const std::string&) override { return std::nullopt; }
 
     std::optional<reply> check_recipient(const fake_smtp::envelope&, const std::string& forward_path) override {
-        return fake_smtp::classify_recipient(config_, forward_path).refusal;
+        auto d = fake_smtp::classify_recipient(config_, forward_path);
+        // mail.ndr_loop: the broken host takes mail for unknown local users and
+        // bounces it afterwards (backscatter), instead of refusing it at RCPT.
+        if (d.refusal && d.refusal->code == 550 && view_.service.bounces_bounces) return std::nullopt;
+        return d.refusal;
     }
 
 private:
@@ -185,12 +189,18 @@ net::awaitable<fake_smtp::delivery_outcome> mail_agent::deliver(fake_smtp::envel
 
     std::map<std::string, std::vector<std::string>> local;  // mailbox -> recipients as given
     std::vector<std::string> relayed;
+    std::vector<fake_smtp::queued_recipient> unknown;      // accepted by a host that bounces later
     for (auto& r : env.rcpt_to) {
         auto d = fake_smtp::classify_recipient(cfg, r);
-        if (d.refusal) continue;  // cannot happen: the session accepted it; the configuration may have changed since
+        if (d.refusal) {
+            unknown.push_back({r, fake_smtp::queued_recipient::state::failed, reply_text(*d.refusal),
+                               d.refusal->enhanced, ""});
+            continue;
+        }
         if (d.kind == fake_smtp::recipient_kind::local) local[d.mailbox].push_back(r);
         else relayed.push_back(r);
     }
+    if (!unknown.empty()) bounce(env.mail_from, full, unknown, date);
     for (auto& [mailbox, rcpts] : local) {
         if (auto err = store_local(mailbox, env.mail_from, rcpts, full, id); !err.empty()) {
             lab_.note("mail", host_, "cannot store message " + id + ": " + err);

@@ -58,6 +58,8 @@ void relocate(scenario& s, int octet) {
             if (auto* a = std::get_if<fake_dns::a_data>(&r.data)) a->address = m.addr(a->address);
         }
     }
+    if (s.trainer)
+        for (auto& ch : s.trainer->checks) m.text(ch.expect);
     for (auto& f : s.faults)
         for (auto& [key, p] : f.params)
             for (auto& v : p.choices) m.value(v);
