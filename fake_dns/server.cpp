@@ -194,8 +194,28 @@ net::awaitable<void> tcp_server::accept_loop() {
     }
 }
 
+namespace {
+
+// Closes the socket once it has been idle for `limit`; ends when cancelled.
+net::awaitable<void> idle_watchdog(std::shared_ptr<net::ip::tcp::socket> socket,
+                                   std::shared_ptr<net::steady_timer> timer,
+                                   std::shared_ptr<std::chrono::steady_clock::time_point> last,
+                                   std::chrono::seconds limit) {
+    while (socket->is_open()) {
+        timer->expires_at(*last + limit);
+        auto [ec] = co_await timer->async_wait(tok);
+        if (ec || !socket->is_open()) co_return;
+        if (std::chrono::steady_clock::now() - *last >= limit) {
+            boost::system::error_code ignored;
+            socket->close(ignored);
+            co_return;
+        }
+    }
+}
+
+}  // namespace
+
 net::awaitable<void> tcp_server::session(net::ip::tcp::socket s) {
-    using namespace net::experimental::awaitable_operators;
     auto self = shared_from_this();
     auto socket = std::make_shared<net::ip::tcp::socket>(std::move(s));
     std::erase_if(sessions_, [](auto& w) { return w.expired(); });
@@ -211,34 +231,65 @@ net::awaitable<void> tcp_server::session(net::ip::tcp::socket s) {
     auto peer = socket->remote_endpoint(ignored);
     if (!peer.address().is_v4()) co_return;
     auto client = peer.address().to_v4().to_uint();
-    net::steady_timer timer(socket->get_executor());
-    std::vector<std::uint8_t> query;
+
+    // One idle deadline per connection, checked by a watchdog, instead of a
+    // timer raced against every read (RFC 7766 6.2.3: close idle connections).
+    auto last_activity = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+    auto watchdog = std::make_shared<net::steady_timer>(socket->get_executor());
+    net::co_spawn(socket->get_executor(), idle_watchdog(socket, watchdog, last_activity, limits_.idle_timeout),
+                  net::detached);
+    struct watchdog_guard {
+        std::shared_ptr<net::steady_timer> t;
+        ~watchdog_guard() { t->cancel(); }
+    } wguard{watchdog};
+
+    std::vector<std::uint8_t> in;
+    in.reserve(4096);
+    std::vector<std::uint8_t> pending_out;  // replies to everything read so far, sent in one write
     std::vector<std::uint8_t> out;
+    std::array<std::uint8_t, 16384> chunk;
     while (!stopped_) {
-        std::array<std::uint8_t, 2> len{};
-        timer.expires_after(limits_.idle_timeout);
-        auto r = co_await (net::async_read(*socket, net::buffer(len), tok) || timer.async_wait(tok));
-        if (r.index() == 1) co_return;  // idle time-out
-        if (std::get<0>(std::get<0>(r))) co_return;
-        std::size_t n = (std::size_t{len[0]} << 8) | len[1];
-        if (n == 0) co_return;  // nothing to answer; a peer that sends this is broken
-        query.resize(n);
-        timer.expires_after(limits_.idle_timeout);
-        auto body = co_await (net::async_read(*socket, net::buffer(query), tok) || timer.async_wait(tok));
-        if (body.index() == 1 || std::get<0>(std::get<0>(body))) co_return;
-        auto plan = policy_->plan(client, true, query);
-        if (plan.drop) continue;
-        if (plan.delay.count() > 0) {
-            co_await policy_->wait(plan.delay);
-            if (stopped_) co_return;
+        auto [ec, n] = co_await socket->async_read_some(net::buffer(chunk), tok);
+        if (ec) co_return;  // closed, reset, or closed by the watchdog
+        *last_activity = std::chrono::steady_clock::now();
+        in.insert(in.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
+        std::size_t pos = 0;
+        pending_out.clear();
+        // Answer every complete message in the buffer (RFC 7766 6.2.1: pipelined queries).
+        while (in.size() - pos >= 2) {
+            std::size_t len = (std::size_t{in[pos]} << 8) | in[pos + 1];
+            if (len == 0) co_return;  // nothing to answer; a peer that sends this is broken
+            if (in.size() - pos - 2 < len) break;
+            std::span<const std::uint8_t> query(in.data() + pos + 2, len);
+            pos += 2 + len;
+            auto plan = policy_->plan(client, true, query);
+            if (plan.drop) continue;
+            if (plan.delay.count() > 0) {
+                // Send what is ready first, then wait: later answers stay in order.
+                if (!pending_out.empty()) {
+                    auto [wec, w] = co_await net::async_write(*socket, net::buffer(pending_out), tok);
+                    if (wec) co_return;
+                    pending_out.clear();
+                }
+                std::vector<std::uint8_t> held(query.begin(), query.end());
+                co_await policy_->wait(plan.delay);
+                if (stopped_ || !socket->is_open()) co_return;
+                if (!answer(plan.zones, held, plan.context, out)) continue;
+                policy_->replied(client, true, held, out);
+            } else {
+                if (!answer(plan.zones, query, plan.context, out)) continue;
+                policy_->replied(client, true, query, out);
+            }
+            pending_out.push_back(static_cast<std::uint8_t>(out.size() >> 8));
+            pending_out.push_back(static_cast<std::uint8_t>(out.size() & 0xff));
+            pending_out.insert(pending_out.end(), out.begin(), out.end());
         }
-        if (!answer(plan.zones, query, plan.context, out)) continue;
-        std::array<std::uint8_t, 2> out_len{static_cast<std::uint8_t>(out.size() >> 8),
-                                            static_cast<std::uint8_t>(out.size() & 0xff)};
-        std::array<net::const_buffer, 2> bufs{net::buffer(out_len), net::buffer(out)};
-        auto [wec, written] = co_await net::async_write(*socket, bufs, tok);
-        if (wec) co_return;
-        policy_->replied(client, true, query, out);
+        in.erase(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(pos));
+        if (!pending_out.empty()) {
+            auto [wec, w] = co_await net::async_write(*socket, net::buffer(pending_out), tok);
+            if (wec) co_return;
+            *last_activity = std::chrono::steady_clock::now();
+        }
     }
 }
 
