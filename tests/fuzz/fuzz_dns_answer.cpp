@@ -49,6 +49,12 @@ $TTL 600
 ns A 127.25.12.1
 host A 127.25.12.2
 exch2 A 127.25.12.25
+* A 127.25.12.99
+*.wild MX 10 exch2
+*.wild TXT "wild"
+*.cw CNAME x.wild
+*.sub2 A 127.25.12.98
+deep.sub2 NS ns
 )");
     std::vector<const fake_dns::zone*> zones{&corp, &other};
     std::vector<std::string> servfail_some{"Fail.Corp.Example."};
