@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <unordered_map>
 
@@ -27,6 +28,7 @@
 #include "simulator/lab_clock.hpp"
 #include "simulator/mail_agent.hpp"
 #include "simulator/relocate.hpp"
+#include "simulator/services.hpp"
 #include "simulator/socket_filter.hpp"
 #include "simulator/state_store.hpp"
 #include "simulator/validate.hpp"
@@ -256,6 +258,8 @@ struct lab::impl : mail_context {
     std::int64_t wall_start = wall_now_ms();
     int octet = 25;
     std::map<std::string, std::shared_ptr<mail_agent>> agents;
+    std::map<std::string, std::deque<logged_event>> event_logs;  // by host name
+    std::uint64_t event_number = 0;
     std::unique_ptr<state_store> store_;
     std::uint64_t id_counter = 0;
     std::int64_t storm_minute = -1;  // the lab minute being counted
@@ -498,7 +502,7 @@ std::string lab::start() {
         if (auto err = m.store_->open(); !err.empty()) return err;
     }
     for (auto& h : m.live_config.hosts)
-        if (h.has_role(role::relay) || h.has_role(role::mailstore))
+        if (h.has_role(role::relay) || h.has_role(role::mailstore) || h.has_role(role::exchange))
             m.agents[h.name] = std::make_shared<mail_agent>(m, h.name);
     if (m.store_) {
         auto saved = m.store_->load();
@@ -789,6 +793,14 @@ std::map<listener_key, desired_listener> lab::impl::desired() const {
     };
     for (auto& h : live_config.hosts) {
         if (!h.tcpip_installed || !h.address || !agents.count(h.name)) continue;
+        // An Exchange server takes SMTP only through its IMC: installed, running,
+        // and with a transfer mode that lets mail in (guide steps 1, 2 and 4).
+        if (h.exchange) {
+            auto& imc = h.exchange->imc;
+            if (!imc.installed || !imc.running ||
+                !(imc.mode == transfer_mode::inbound || imc.mode == transfer_mode::inbound_outbound))
+                continue;
+        }
         // smtp.port_closed: no listener, the kernel refuses (unless gated: then per connection).
         if (!h.smtp_service.running && !gated_smtp(h, "smtp.port_closed")) continue;
         auto policy = policy_for(h.address);
@@ -983,7 +995,11 @@ std::string lab::change(const std::string& what, const std::function<std::string
     m.note("config", "", what);
     m.check_cleared();
     m.model = std::make_unique<network>(m.live_config);
-    if (m.started && !m.stopped) m.reconcile(false);
+    if (m.started && !m.stopped) {
+        m.reconcile(false);
+        // A change may unblock mail: an MTA started, a transfer mode allowing outbound.
+        for (auto& [name, agent] : m.agents) agent->kick();
+    }
     return {};
 }
 
@@ -1002,6 +1018,46 @@ void lab::resolve(const std::string& from, const std::string& name, std::uint16_
                   std::function<void(const fake_dns::resolve_result&)> done) {
     auto& m = *impl_;
     net::co_spawn(m.io, resolve_task(impl_.get(), m.clock, from, name, type, std::move(done)), net::detached);
+}
+
+void lab::log_event(const std::string& host, event_record e) {
+    auto& m = *impl_;
+    logged_event le;
+    le.number = ++m.event_number;
+    le.at = m.now();
+    le.wall_ms = m.wall_ms(le.at);
+    le.record = std::move(e);
+    m.note("event", host,
+           le.record.log + " " + le.record.type + " " + std::to_string(le.record.id) + " " + le.record.source + ": " +
+               le.record.text);
+    auto& log = m.event_logs[host];
+    log.push_back(std::move(le));
+    if (log.size() > 500) log.pop_front();
+}
+
+std::vector<logged_event> lab::event_log(const std::string& host) const {
+    auto* h = impl_->live_config.find_host(host);
+    if (!h) return {};
+    auto it = impl_->event_logs.find(h->name);
+    if (it == impl_->event_logs.end()) return {};
+    return {it->second.begin(), it->second.end()};
+}
+
+service_result lab::control_service(const std::string& host, const std::string& service, bool start) {
+    service_result result;
+    auto* h = impl_->live_config.find_host(host);
+    if (!h) {
+        result.output = "There is no host called " + host + ".\n";
+        return result;
+    }
+    auto name = h->name;
+    change(std::string("net ") + (start ? "start " : "stop ") + service + " on " + name, [&](configuration& c) {
+        auto* live_host = c.find_host(name);
+        result = start ? start_service(*live_host, service) : stop_service(*live_host, service);
+        return std::string{};
+    });
+    for (auto& e : result.events) log_event(name, e);
+    return result;
 }
 
 std::shared_ptr<mail_agent> lab::mail(const std::string& host) const {

@@ -10,6 +10,7 @@
 #include "simulator/lab_log.hpp"
 #include "simulator/net.hpp"
 #include "simulator/scenario.hpp"
+#include "simulator/services.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -40,6 +41,14 @@ struct service_endpoint {
     ipv4 address = 0;
     int port = 0;
     bool tcp = true, udp = false;
+};
+
+/// An event log record with its number and time.
+struct logged_event {
+    std::uint64_t number = 0;
+    duration at{0};
+    std::int64_t wall_ms = 0;
+    event_record record;
 };
 
 /// A fault as the lab holds it.
@@ -107,7 +116,14 @@ public:
     void resolve(const std::string& from, const std::string& name, std::uint16_t type,
                  std::function<void(const fake_dns::resolve_result&)> done);
 
-    /// The mail agent (relay or mail store) of a host, or nullptr.
+    /// Adds a record to a host's event log (and to the lab log).
+    void log_event(const std::string& host, event_record e);
+    /// A host's event log, oldest first.
+    std::vector<logged_event> event_log(const std::string& host) const;
+    /// `net start` / `net stop` on a host: changes the live configuration and logs events.
+    service_result control_service(const std::string& host, const std::string& service, bool start);
+
+    /// The mail agent (relay, mail store or Exchange server) of a host, or nullptr.
     std::shared_ptr<mail_agent> mail(const std::string& host) const;
     /// Every mail agent, in host order.
     std::vector<std::shared_ptr<mail_agent>> mail_agents() const;

@@ -12,6 +12,7 @@
 #include "fake_smtp/mail_policy.hpp"
 #include "simulator/faults.hpp"
 #include "simulator/mail_agent.hpp"
+#include "simulator/services.hpp"
 #include "simulator/validate.hpp"
 
 namespace sim {
@@ -577,15 +578,21 @@ const char* state_text(fake_smtp::queued_recipient::state s) {
 
 // Finds a mailbox by address across the lab's mail agents.
 const std::vector<stored_message>* find_mailbox(const lab& l, const std::string& address, std::string& host) {
-    auto key = support::to_lower(address);
     for (auto& agent : l.mail_agents()) {
+        auto key = agent->primary_address(support::to_lower(address));
         auto& boxes = agent->mailboxes();
         if (auto it = boxes.find(key); it != boxes.end()) {
             host = agent->host();
             return &it->second;
         }
         auto* h = l.live().find_host(agent->host());
-        if (h && h->smtp && std::find(h->smtp->mailboxes.begin(), h->smtp->mailboxes.end(), key) != h->smtp->mailboxes.end()) {
+        bool configured = h && h->smtp &&
+                          std::find(h->smtp->mailboxes.begin(), h->smtp->mailboxes.end(), key) != h->smtp->mailboxes.end();
+        if (h && h->exchange)
+            for (auto& m : h->exchange->mailboxes)
+                for (auto& a : m.smtp)
+                    if (support::iequals(a, key)) configured = true;
+        if (configured) {
             host = agent->host();
             static const std::vector<stored_message> empty;
             return &empty;
@@ -639,6 +646,37 @@ void add_lab_routes(api_router& router, lab& l, std::function<api_identity()> id
         });
         if (!err.empty()) return api_error(400, err);
         return ok(host_detail(l, *l.live().find_host(name)));
+    }));
+
+    router.add("GET", base + "/hosts/{name}/events", [&l](const api_request& r) {
+        auto* h = l.live().find_host(r.params.at("name"));
+        if (!h) return api_error(404, "no host called `" + r.params.at("name") + "`");
+        json::array events;
+        for (auto& e : l.event_log(h->name))
+            events.push_back({{"number", e.number}, {"time", seconds(e.at)}, {"date", iso_time(e.wall_ms)},
+                              {"id", e.record.id}, {"source", e.record.source}, {"type", e.record.type},
+                              {"log", e.record.log}, {"text", e.record.text}});
+        return ok(json::object{{"host", h->name}, {"events", std::move(events)}});
+    });
+    router.add("GET", base + "/hosts/{name}/services", [&l](const api_request& r) {
+        auto* h = l.live().find_host(r.params.at("name"));
+        if (!h) return api_error(404, "no host called `" + r.params.at("name") + "`");
+        json::array list;
+        for (auto& s : services_of(*h)) list.push_back({{"name", s.key}, {"display", s.display}, {"running", s.running}});
+        return ok(json::object{{"host", h->name}, {"services", std::move(list)}});
+    });
+    router.add("POST", base + "/hosts/{name}/services/{service}", guarded([&l](const api_request& r) {
+        auto body = parse_body(r);
+        unknown_keys(body, {"state"}, "the body");
+        if (!body.contains("state")) return api_error(400, "send {\"state\": \"running\" | \"stopped\"}");
+        bool start = want_running(body.at("state"), "state");
+        auto* h = l.live().find_host(r.params.at("name"));
+        if (!h) return api_error(404, "no host called `" + r.params.at("name") + "`");
+        auto result = l.control_service(h->name, r.params.at("service"), start);
+        json::array events;
+        for (auto& e : result.events) events.push_back({{"id", e.id}, {"source", e.source}, {"type", e.type}, {"text", e.text}});
+        return ok(json::object{{"ok", result.ok}, {"output", result.output}, {"events", std::move(events)}},
+                  result.ok ? 200 : 409);
     }));
 
     router.add("GET", base + "/routers", [&l](const api_request&) {
@@ -791,6 +829,9 @@ void add_lab_routes(api_router& router, lab& l, std::function<api_identity()> id
             for (auto& [address, list] : agent->mailboxes()) add(address, list.size());
             if (h && h->smtp)
                 for (auto& address : h->smtp->mailboxes) add(address, 0);
+            if (h && h->exchange)
+                for (auto& m : h->exchange->mailboxes)
+                    if (!m.smtp.empty()) add(support::to_lower(m.smtp.front()), 0);
         }
         return ok(json::object{{"mailboxes", std::move(boxes)}});
     });
@@ -840,7 +881,18 @@ void add_lab_routes(api_router& router, lab& l, std::function<api_identity()> id
                                     {"last_error", e->last_error},
                                     {"recipients", std::move(rcpts)}});
             }
-            queues.push_back({{"host", agent->host()}, {"messages", std::move(messages)}});
+            json::object q{{"host", agent->host()}, {"messages", std::move(messages)}};
+            if (agent->exchange()) {
+                q["held"] = !agent->can_send();  // the IMC does not send now
+                json::object connectors;
+                for (auto& [name, list] : agent->connector_queues()) {
+                    json::array waiting;
+                    for (auto& m : list) waiting.push_back(message_summary(m));
+                    connectors[name] = std::move(waiting);
+                }
+                q["connectors"] = std::move(connectors);
+            }
+            queues.push_back(std::move(q));
         }
         return ok(json::object{{"queues", std::move(queues)}});
     });
@@ -861,8 +913,7 @@ void add_lab_routes(api_router& router, lab& l, std::function<api_identity()> id
             auto via = want_string(body.at("via"), "via");
             if (!l.live().find_host(via)) return api_error(404, "no host called `" + via + "`");
             agent = l.mail(via);
-            if (!agent)
-                return api_error(400, "host `" + via + "` has no mail service to submit through (in this release: relay or mailstore)");
+            if (!agent) return api_error(400, "host `" + via + "` has no mail service to submit through");
         } else {
             auto domain = fake_smtp::domain_of(from);
             for (auto& a : l.mail_agents()) {
@@ -870,6 +921,10 @@ void add_lab_routes(api_router& router, lab& l, std::function<api_identity()> id
                 if (h && h->smtp && std::find(h->smtp->local_domains.begin(), h->smtp->local_domains.end(), domain) !=
                                         h->smtp->local_domains.end())
                     agent = a;
+                if (h && h->exchange)
+                    for (auto& m : h->exchange->mailboxes)
+                        for (auto& addr : m.smtp)
+                            if (support::iequals(addr, from)) agent = a;
             }
             if (!agent) return api_error(400, "say `via`: no relay or mail store has the sender's domain as a local domain");
         }
@@ -892,8 +947,10 @@ void add_lab_routes(api_router& router, lab& l, std::function<api_identity()> id
         }
         auto data = headers + padded_body(normalized, size, headers.size());
         std::string error;
-        auto id = agent->submit(from, to, data, error);
-        if (id.empty()) return api_error(500, "the message could not be stored", error);
+        // An Exchange user's message enters their Outbox; others are submitted to the host.
+        bool exchange_user = agent->exchange();
+        auto id = exchange_user ? agent->submit_user(from, to, data, error) : agent->submit(from, to, data, error);
+        if (id.empty()) return api_error(exchange_user ? 400 : 500, "the message could not be submitted", error);
         return ok(json::object{{"id", id}, {"via", agent->host()}, {"size", data.size()}}, 201);
     }));
 

@@ -10,6 +10,7 @@
 #include "fake_smtp/client.hpp"
 #include "fake_smtp/command.hpp"
 #include "fake_smtp/dsn.hpp"
+#include "fake_smtp/exchange/gwart.hpp"
 #include "support/ipv4.hpp"
 
 namespace sim {
@@ -93,8 +94,36 @@ fake_smtp::mail_host_config mail_agent::mail_config(const connection_view* view)
         for (auto& r : h->smtp->routes) c.routes.emplace_back(r.domain, r.next_hop);
         c.smart_host = h->smtp->smart_host;
     }
+    if (h->exchange) {
+        // The IMC's recipients are the mailboxes' SMTP proxy addresses.
+        auto& e = *h->exchange;
+        if (!e.org_domain.empty()) c.local_domains.push_back(e.org_domain);
+        for (auto& m : e.mailboxes)
+            for (auto& a : m.smtp) {
+                c.mailboxes.push_back(support::to_lower(a));
+                auto d = fake_smtp::domain_of(a);
+                if (std::find(c.local_domains.begin(), c.local_domains.end(), d) == c.local_domains.end())
+                    c.local_domains.push_back(d);
+            }
+        c.smart_host = e.imc.smart_host;
+        for (auto& d : e.imc.email_domains) c.routes.emplace_back(d.domain, d.host);
+    }
     c.relays = h->has_role(role::relay);
     return c;
+}
+
+bool mail_agent::exchange() const {
+    auto* h = live_host();
+    return h && h->exchange;
+}
+
+std::string mail_agent::primary_address(const std::string& address) const {
+    auto* h = live_host();
+    if (!h || !h->exchange) return support::to_lower(address);
+    for (auto& m : h->exchange->mailboxes)
+        for (auto& a : m.smtp)
+            if (support::iequals(a, address) && !m.smtp.empty()) return support::to_lower(m.smtp.front());
+    return support::to_lower(address);
 }
 
 std::unique_ptr<fake_smtp::server_policy> mail_agent::open_session(std::uint32_t client,
@@ -144,6 +173,13 @@ std::string mail_agent::store_local(const std::string& mailbox, const std::strin
     if (auto* s = lab_.store())
         if (auto err = s->save_message(host_, m); !err.empty()) return err;
     mailboxes_[mailbox].push_back(std::move(m));
+    return {};
+}
+
+std::string mail_agent::store_in_folder(stored_message m) {
+    if (auto* s = lab_.store())
+        if (auto err = s->save_message(host_, m); !err.empty()) return err;
+    mailboxes_[m.mailbox].push_back(std::move(m));
     return {};
 }
 
@@ -197,7 +233,7 @@ net::awaitable<fake_smtp::delivery_outcome> mail_agent::deliver(fake_smtp::envel
                                d.refusal->enhanced, ""});
             continue;
         }
-        if (d.kind == fake_smtp::recipient_kind::local) local[d.mailbox].push_back(r);
+        if (d.kind == fake_smtp::recipient_kind::local) local[primary_address(d.mailbox)].push_back(r);
         else relayed.push_back(r);
     }
     if (!unknown.empty()) bounce(env.mail_from, full, unknown, date);
@@ -242,7 +278,7 @@ std::string mail_agent::submit(const std::string& mail_from, const std::vector<s
         auto d = fake_smtp::classify_recipient(cfg, r);
         if (d.refusal) unknown.push_back({r, fake_smtp::queued_recipient::state::failed, reply_text(*d.refusal),
                                           d.refusal->enhanced, cfg.hostname});
-        else local[d.mailbox].push_back(r);
+        else local[primary_address(d.mailbox)].push_back(r);
     }
     for (auto& [mailbox, to] : local)
         if (auto err = store_local(mailbox, mail_from, to, full, id); !err.empty()) {
@@ -262,6 +298,11 @@ void mail_agent::bounce(const std::string& original_from, const std::string& dat
                         const std::vector<fake_smtp::queued_recipient>& failed, const std::string& arrival) {
     if (failed.empty()) return;
     auto* h = live_host();
+    // An Exchange user's message comes back as an Exchange NDR in their Inbox.
+    if (h && h->exchange && is_mailbox(original_from)) {
+        exchange_ndr(primary_address(original_from), data, failed, "");
+        return;
+    }
     bool misconfigured = h && h->smtp_service.bounces_bounces;
     // RFC 5321 4.5.5 / RFC 3464: never bounce a bounce, unless this host is the broken one.
     if (original_from.empty() && !misconfigured) {
@@ -315,13 +356,200 @@ void mail_agent::schedule_queue() {
     });
 }
 
-void mail_agent::kick() { run_due(); }
+void mail_agent::kick() {
+    run_mta();
+    run_due();
+}
 
-void mail_agent::run_due() {
+std::string mail_agent::looked_up(const std::string& name) const {
+    // The IMC's ResolverSearchList suffix is appended to every name it looks
+    // up (Q150969): with a wrong suffix every outbound lookup fails.
+    auto* h = live_host();
+    if (!h || !h->exchange || h->exchange->imc.resolver_search_list.empty() || name.ends_with(".")) return name;
+    return name + "." + h->exchange->imc.resolver_search_list.front();
+}
+
+bool mail_agent::is_mailbox(const std::string& address) const {
+    auto* h = live_host();
+    if (!h || !h->exchange) return false;
+    for (auto& m : h->exchange->mailboxes)
+        for (auto& a : m.smtp)
+            if (support::iequals(a, address)) return true;
+    return false;
+}
+
+std::string mail_agent::submit_user(const std::string& from, const std::vector<std::string>& rcpts, std::string data,
+                                    std::string& error) {
+    if (!is_mailbox(from)) {
+        error = "<" + from + "> is not a mailbox on " + host_;
+        return {};
+    }
+    stored_message m;
+    m.id = lab_.next_id();
+    m.mailbox = primary_address(from);
+    m.folder = "outbox";
+    m.from = m.mailbox;
+    m.to = rcpts;
+    m.subject = fake_smtp::header_value(data, "Subject");
+    m.date = fake_smtp::header_value(data, "Date");
+    m.data = std::move(data);
+    m.received = lab_.now();
+    if (auto err = store_in_folder(m); !err.empty()) {
+        error = err;
+        return {};
+    }
+    lab_.note("mail", host_, "message " + m.id + " from " + m.mailbox + " is in the Outbox");
+    run_mta();
+    return m.id;
+}
+
+void mail_agent::run_mta() {
+    auto* h = live_host();
+    if (!h || !h->exchange) return;
+    if (!h->exchange->mta_running) return;  // guide step 6: messages stay in the Outbox
+    std::vector<stored_message> waiting;
+    for (auto& [box, list] : mailboxes_) {
+        for (auto& m : list)
+            if (m.folder == "outbox") waiting.push_back(m);
+        std::erase_if(list, [](auto& m) { return m.folder == "outbox"; });
+    }
+    for (auto& m : waiting) {
+        if (auto* st = lab_.store()) st->remove_message(host_, m.id);
+        route_from_outbox(m);
+    }
+}
+
+void mail_agent::route_from_outbox(const stored_message& m) {
+    auto* h = live_host();
+    auto& e = *h->exchange;
+    auto cfg = mail_config(nullptr);
+    stored_message sent = m;
+    sent.folder = "sent";
+    if (auto err = store_in_folder(sent); !err.empty()) lab_.note("mail", host_, "cannot keep a Sent copy: " + err);
+
+    std::vector<fake_smtp::exchange::gateway> gateways;
+    if (e.imc.installed)
+        gateways.push_back({"Internet Mail Connector (" + h->name + ")", e.imc.address_space, e.imc.cost, true});
+    for (auto& c : e.connectors) gateways.push_back({c.name, c.address_space, c.cost, false});
+    auto gwart = fake_smtp::exchange::build_gwart(gateways);
+
+    std::map<std::string, std::vector<std::string>> local;
+    std::vector<std::string> imc;
+    std::vector<fake_smtp::queued_recipient> unroutable;
+    for (auto& r : m.to) {
+        if (is_mailbox(r)) {
+            local[primary_address(r)].push_back(r);
+            continue;
+        }
+        auto row = fake_smtp::exchange::route(gwart, r);
+        if (!row) {
+            unroutable.push_back({r, fake_smtp::queued_recipient::state::failed,
+                                  "No transport provider was available for delivery to this recipient.", "5.4.4", ""});
+        } else if (row->imc) {
+            imc.push_back(r);
+        } else {
+            stored_message taken = m;
+            taken.to = {r};
+            connector_queues_[row->gateway].push_back(std::move(taken));
+            lab_.note("mail", host_, "message " + m.id + " for <" + r + "> was routed to the connector " + row->gateway);
+        }
+    }
+    for (auto& [box, to] : local)
+        if (auto err = store_local(box, m.from, to, m.data, m.id); !err.empty())
+            lab_.note("mail", host_, "cannot deliver " + m.id + " to " + box + ": " + err);
+    if (!imc.empty()) {
+        auto date = fake_smtp::rfc5322_date(lab_.wall_ms(lab_.now()));
+        auto data = "Received: by " + cfg.hostname + " with Internet Mail Service (5.0.1460.8)\r\n\tid " + m.id + "; " +
+                    date + "\r\n" + m.data;
+        if (auto err = enqueue(m.id, m.from, imc, data); !err.empty())
+            lab_.note("mail", host_, "cannot queue " + m.id + " for the IMC: " + err);
+        else lab_.note("mail", host_, "message " + m.id + " is in the IMC outbound queue");
+    }
+    if (!unroutable.empty()) exchange_ndr(m.mailbox, m.data, unroutable, "");
+}
+
+void mail_agent::exchange_ndr(const std::string& sender_mailbox, const std::string& original,
+                              const std::vector<fake_smtp::queued_recipient>& failed, const std::string& reason) {
+    if (!lab_.storm_allows(host_)) return;
+    auto* h = live_host();
+    auto cfg = mail_config(nullptr);
+    auto org = h && h->exchange && !h->exchange->org_domain.empty() ? h->exchange->org_domain : cfg.hostname;
+    auto now = fake_smtp::rfc5322_date(lab_.wall_ms(lab_.now()));
+    auto subject = fake_smtp::header_value(original, "Subject");
+    std::string to_list;
+    for (auto& r : failed) to_list += (to_list.empty() ? "" : "; ") + r.address;
+    // Worded after Exchange 5.0's non-delivery reports.
+    std::string text = "Your message\r\n\r\n  To:      " + to_list + "\r\n  Subject: " + subject +
+                       "\r\n  Sent:    " + fake_smtp::header_value(original, "Date") +
+                       "\r\n\r\ndid not reach the following recipient(s):\r\n\r\n";
+    for (auto& r : failed) {
+        std::string why = reason;
+        const auto& err = r.last_error;
+        if (why.empty()) {
+            if (err == "Host unreachable")
+                why = "The message could not be delivered because the destination host was unreachable.";
+            else if (err == "TCP/IP timeout" || err == "Connection refused")
+                why = "The message could not be delivered because the remote host did not answer (" + err + ").";
+            else if (err.find("not found") != std::string::npos)
+                why = "The destination host name could not be found: " + err;
+            else if (r.what == fake_smtp::queued_recipient::state::expired)
+                why = "Could not deliver the message in the time limit specified. Please retry or contact your "
+                      "administrator.";
+            else if (!err.empty() && std::isdigit(static_cast<unsigned char>(err[0])))
+                why = "The recipient was rejected by the remote host: " + err;
+            else why = err.empty() ? "The message could not be delivered." : err;
+        }
+        text += r.address + " on " + now + "\r\n    " + why + "\r\n    MSEXCH:IMS:" + support::to_lower(org) + ":" +
+                (h ? h->name : host_) + " 0 (000C05A6) " + (err.empty() ? why : err) + "\r\n\r\n";
+    }
+    fake_smtp::dsn_report report;
+    report.reporting_mta = cfg.hostname;
+    report.from = "postmaster@" + org;
+    report.to = sender_mailbox;
+    report.subject = "Undeliverable: " + subject;
+    report.date = now;
+    auto id = lab_.next_id();
+    report.message_id = "<" + id + "@" + cfg.hostname + ">";
+    report.human_text = text;
+    for (auto& r : failed) {
+        fake_smtp::dsn_recipient d;
+        d.final_recipient = r.address;
+        d.status = r.status.empty() ? "5.0.0" : r.status;
+        d.diagnostic = (r.last_error.size() >= 3 && std::isdigit(static_cast<unsigned char>(r.last_error[0])) ? "smtp; "
+                                                                                                              : "X-mailsim; ") +
+                       (r.last_error.empty() ? std::string("no route") : r.last_error);
+        report.recipients.push_back(std::move(d));
+    }
+    report.original = original;
+    stored_message ndr;
+    ndr.id = id;
+    ndr.mailbox = sender_mailbox;
+    ndr.folder = "inbox";
+    ndr.to = {sender_mailbox};
+    ndr.data = fake_smtp::write_dsn(report);
+    ndr.subject = report.subject;
+    ndr.date = now;
+    ndr.received = lab_.now();
+    if (auto err = store_in_folder(std::move(ndr)); !err.empty())
+        lab_.note("mail", host_, "cannot store an NDR for " + sender_mailbox + ": " + err);
+    else
+        lab_.note("mail", host_, "non-delivery report " + id + " to " + sender_mailbox + " for " +
+                                     std::to_string(failed.size()) + " recipient(s)");
+}
+
+bool mail_agent::can_send() const {
     auto* h = live_host();
     // A host that cannot send holds its queue (no TCP/IP, or the service is stopped).
-    bool can_send = h && h->tcpip_installed;
-    if (can_send)
+    if (!h || !h->tcpip_installed) return false;
+    if (!h->exchange) return true;
+    // The IMC sends only while installed, running, and allowed outbound (guide step 6).
+    auto& imc = h->exchange->imc;
+    return imc.installed && imc.running &&
+           (imc.mode == transfer_mode::outbound || imc.mode == transfer_mode::inbound_outbound);
+}
+
+void mail_agent::run_due() {
+    if (can_send())
         for (auto& id : queue_.due(lab_.now()))
             if (queue_.begin_attempt(id))
                 net::co_spawn(lab_.executor(), attempt(id), net::detached);
@@ -390,7 +618,7 @@ net::awaitable<std::vector<attempt_result>> mail_agent::deliver_domain(std::stri
             targets.emplace_back(h->address, h->fqdn.empty() ? h->name : h->fqdn);
             co_return std::string{};
         }
-        auto pending = lab_.resolve(host_, name, 1);
+        auto pending = lab_.resolve(host_, looked_up(name), 1);
         auto r = co_await std::move(pending);
         using o = fake_dns::resolve_result::outcome;
         if (r.what == o::answer) {
@@ -403,7 +631,7 @@ net::awaitable<std::vector<attempt_result>> mail_agent::deliver_domain(std::stri
     };
 
     if (hop.how == fake_smtp::next_hop::kind::mx) {
-        auto pending = lab_.resolve(host_, domain, 15);
+        auto pending = lab_.resolve(host_, looked_up(domain), 15);
         auto mx = co_await std::move(pending);
         using o = fake_dns::resolve_result::outcome;
         if (mx.what == o::nxdomain)

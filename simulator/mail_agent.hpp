@@ -95,6 +95,21 @@ public:
     /// Recent SMTP lines, oldest first (bounded).
     const std::deque<smtp_event>& events() const { return events_; }
 
+    /// Submits a message as the Exchange user owning `from`: it enters their
+    /// Outbox, and the MTA (when running) routes it by the GWART. Returns the id.
+    std::string submit_user(const std::string& from, const std::vector<std::string>& rcpts, std::string data,
+                            std::string& error);
+    /// Moves what waits in the Outboxes on, if the MTA runs (after `net start msexchangemta`).
+    void run_mta();
+    /// Messages taken by connectors other than the IMC, by connector name.
+    const std::map<std::string, std::vector<stored_message>>& connector_queues() const { return connector_queues_; }
+    /// True when this host is an Exchange server.
+    bool exchange() const;
+    /// The primary SMTP address of the mailbox owning `address` (Exchange), else `address`.
+    std::string primary_address(const std::string& address) const;
+    /// True when the outbound queue may be worked now.
+    bool can_send() const;
+
     /// Puts back what a state directory held.
     void restore(std::vector<stored_message> messages, std::vector<fake_smtp::queue_entry> queued);
     /// Looks at the queue now (after a change that may unblock it).
@@ -105,6 +120,12 @@ private:
     const sim::host_config* live_host() const;
     std::string store_local(const std::string& mailbox, const std::string& mail_from, const std::vector<std::string>& to,
                             const std::string& data, const std::string& id);
+    std::string store_in_folder(stored_message m);
+    bool is_mailbox(const std::string& address) const;
+    std::string looked_up(const std::string& name) const;
+    void route_from_outbox(const stored_message& m);
+    void exchange_ndr(const std::string& sender_mailbox, const std::string& original,
+                      const std::vector<fake_smtp::queued_recipient>& failed, const std::string& reason);
     std::string enqueue(const std::string& id, const std::string& mail_from, const std::vector<std::string>& rcpts,
                         std::string data);
     void bounce(const std::string& original_from, const std::string& data,
@@ -124,6 +145,7 @@ private:
     std::deque<smtp_event> events_;
     std::map<ipv4, std::deque<duration>> recent_connections_;  // per client, for the rate limit
     std::optional<duration> wakeup_;                           // when the queue timer is set for
+    std::map<std::string, std::vector<stored_message>> connector_queues_;
 };
 
 }  // namespace sim
