@@ -99,6 +99,11 @@ std::optional<duration> outbound_queue::next_wakeup() const {
     return best;
 }
 
+void outbound_queue::retry_all(duration now) {
+    for (auto& [id, e] : entries_)
+        if (!e.in_flight && !e.finished()) e.next_attempt = std::min(e.next_attempt, now);
+}
+
 void outbound_queue::remove(const std::string& id) {
     entries_.erase(id);
     std::erase(order_, id);

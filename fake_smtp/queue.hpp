@@ -82,6 +82,8 @@ public:
     attempt_report finish_attempt(const std::string& id, const std::vector<attempt_result>& results, duration now);
     /// The earliest time an entry becomes due, if any.
     std::optional<duration> next_wakeup() const;
+    /// Makes every waiting entry due at `now` (an admin's "retry now").
+    void retry_all(duration now);
     void remove(const std::string& id);
     const queue_entry* find(const std::string& id) const;
     /// Every entry, oldest first.

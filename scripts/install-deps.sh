@@ -4,8 +4,8 @@
 #   scripts/install-deps.sh test    that, plus the test clients and references
 set -euo pipefail
 
-build=(cmake ninja-build g++ libboost1.81-dev libboost-json1.81-dev libtomlplusplus-dev libcli11-dev)
-test=(libgtest-dev libgmock-dev bind9-dnsutils swaks python3 nsd dnsperf netcat-openbsd libsisimai-perl)
+build=(cmake ninja-build g++ pkg-config libboost1.81-dev libboost-json1.81-dev libtomlplusplus-dev libcli11-dev libedit-dev)
+test=(libgtest-dev libgmock-dev bind9-dnsutils swaks python3 nsd dnsperf netcat-openbsd libsisimai-perl tmux)
 
 want=("${build[@]}")
 [[ "${1:-build}" == test ]] && want+=("${test[@]}")

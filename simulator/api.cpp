@@ -108,11 +108,26 @@ std::map<std::string, std::string> parse_query(std::string_view q) {
 }
 
 void api_router::add(std::string method, std::string pattern, http_handler h) {
-    routes_.push_back({std::move(method), split_path(pattern), std::move(h), {}});
+    routes_.push_back({std::move(method), split_path(pattern), std::move(h), {}, {}});
 }
 
 void api_router::add_ws(std::string pattern, ws_handler h) {
-    routes_.push_back({"WS", split_path(pattern), {}, std::move(h)});
+    routes_.push_back({"WS", split_path(pattern), {}, std::move(h), {}});
+}
+
+void api_router::add_async(std::string method, std::string pattern, async_handler h) {
+    routes_.push_back({std::move(method), split_path(pattern), {}, {}, std::move(h)});
+}
+
+const async_handler* api_router::find_async(api_request& r) const {
+    for (auto& rt : routes_) {
+        std::map<std::string, std::string> params;
+        if (rt.async && rt.method == r.method && match(rt, r.path, params)) {
+            r.params = std::move(params);
+            return &rt.async;
+        }
+    }
+    return nullptr;
 }
 
 bool api_router::match(const route& rt, const std::string& path, std::map<std::string, std::string>& params) {
@@ -131,11 +146,11 @@ bool api_router::match(const route& rt, const std::string& path, std::map<std::s
 api_response api_router::dispatch(api_request& r) const {
     bool path_known = false;
     for (auto& rt : routes_) {
-        if (!rt.http) continue;
+        if (!rt.http && !rt.async) continue;
         std::map<std::string, std::string> params;
         if (!match(rt, r.path, params)) continue;
         path_known = true;
-        if (rt.method != r.method) continue;
+        if (rt.method != r.method || !rt.http) continue;
         r.params = std::move(params);
         try {
             return rt.http(r);
@@ -314,9 +329,15 @@ struct api_server::impl : std::enable_shared_from_this<api_server::impl> {
                 co_return;
             }
 
-            api_response resp = needs_auth && !authorized(req, r) ? api_error(401, "missing or wrong token",
-                                                                              "send Authorization: Bearer TOKEN")
-                                                                   : router->dispatch(r);
+            api_response resp;
+            if (needs_auth && !authorized(req, r)) {
+                resp = api_error(401, "missing or wrong token", "send Authorization: Bearer TOKEN");
+            } else if (auto* async = router->find_async(r)) {
+                auto pending = (*async)(r);
+                resp = co_await std::move(pending);
+            } else {
+                resp = router->dispatch(r);
+            }
             bool keep = req.keep_alive();
             if (!co_await reply(stream, req.version(), keep, resp) || !keep) break;
         }

@@ -45,12 +45,17 @@ public:
 
 using http_handler = std::function<api_response(const api_request&)>;
 using ws_handler = std::function<boost::asio::awaitable<void>(ws_channel&, const api_request&)>;
+/// A handler that must wait for something (a lookup, a connection) before it answers.
+using async_handler = std::function<boost::asio::awaitable<api_response>(const api_request&)>;
 
 /// Routes by method and path pattern ("/api/v1/hosts/{name}"). Pure: no sockets.
 class api_router {
 public:
     void add(std::string method, std::string pattern, http_handler h);
     void add_ws(std::string pattern, ws_handler h);
+    void add_async(std::string method, std::string pattern, async_handler h);
+    /// The asynchronous handler for the request, filling `r.params`; nullptr if none.
+    const async_handler* find_async(api_request& r) const;
     /// Runs the matching handler; 404 or 405 as JSON errors otherwise.
     api_response dispatch(api_request& r) const;
     /// The WebSocket handler for a path, filling `r.params`.
@@ -62,6 +67,7 @@ private:
         std::vector<std::string> parts;
         http_handler http;
         ws_handler ws;
+        async_handler async;
     };
     static bool match(const route& rt, const std::string& path, std::map<std::string, std::string>& params);
     std::vector<route> routes_;

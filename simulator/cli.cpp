@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -16,6 +17,7 @@
 
 #include "simulator/api.hpp"
 #include "simulator/catalogue.hpp"
+#include "simulator/console_client.hpp"
 #include "simulator/lab.hpp"
 #include "simulator/lab_api.hpp"
 #include "simulator/scenario_loader.hpp"
@@ -322,6 +324,13 @@ int cli_main(int argc, char** argv) {
 
     auto* faults = app.add_subcommand("faults", "the fault catalogue");
 
+    console_client_options co;
+    if (auto* t = std::getenv("MAILSIM_TOKEN")) co.token = t;
+    auto* console = app.add_subcommand("console", "the lab console in this terminal, against a running lab");
+    console->add_option("--api", co.api, "the lab's API (default http://127.0.0.1:8025)");
+    console->add_option("--host", co.host, "the host to log on to (default: the lab's vantage host)");
+    console->add_option("--token", co.token, "the API token (default: $MAILSIM_TOKEN)");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -332,6 +341,7 @@ int cli_main(int argc, char** argv) {
     if (validate->parsed()) return validate_files(validate_paths);
     if (list->parsed()) return list_library(list_dir);
     if (faults->parsed()) return print_catalogue();
+    if (console->parsed()) return run_console_client(co);
     return exit_usage;
 }
 

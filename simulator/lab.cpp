@@ -273,6 +273,8 @@ struct lab::impl : mail_context {
     const configuration& live() const override { return live_config; }
     std::uint16_t smtp_port() const override { return static_cast<std::uint16_t>(smtp_port_number); }
     net::awaitable<fake_dns::resolve_result> resolve(std::string host, std::string name, std::uint16_t type) override;
+    net::awaitable<fake_dns::resolve_result> lookup(std::string host, std::vector<ipv4> servers, std::string name,
+                                                    std::uint16_t type, bool interactive);
     net::awaitable<void> sleep(duration d) override { return lab_sleep(clock, d); }
     void at(duration when, std::function<void()> fn) override { at(when, std::move(fn), nullptr); }
     bool nobody_at(ipv4 from, ipv4 to) const override;
@@ -613,17 +615,36 @@ void lab::impl::check_cleared() {
 }
 
 net::awaitable<fake_dns::resolve_result> lab::impl::resolve(std::string host, std::string name, std::uint16_t type) {
+    auto pending = lookup(std::move(host), {}, std::move(name), type, false);
+    co_return co_await std::move(pending);
+}
+
+net::awaitable<void> real_sleep(std::chrono::milliseconds d) {
+    net::steady_timer t(co_await net::this_coro::executor, d);
+    co_await t.async_wait(net::as_tuple(net::use_awaitable));
+}
+
+net::awaitable<fake_dns::resolve_result> lab::impl::lookup(std::string host, std::vector<ipv4> servers, std::string name,
+                                                           std::uint16_t type, bool interactive) {
     fake_dns::resolve_result failed;
     failed.what = fake_dns::resolve_result::outcome::unreachable;
     auto* h = live_config.find_host(host);
-    if (!h || !h->tcpip_installed || h->dns_servers.empty()) co_return failed;
+    if (!h || !h->tcpip_installed) co_return failed;
+    if (servers.empty()) servers = h->dns_servers;
+    if (servers.empty()) co_return failed;
     fake_dns::resolver_options options;
     options.port = static_cast<std::uint16_t>(dns_port);
     auto state = clock;
     fake_dns::resolver::sleeper sleep = [state](std::chrono::milliseconds d) { return lab_sleep(state, d); };
+    // A person's tools (the console's nslookup, ping) wait in real time, as
+    // real tools do; the lab's own services wait in lab time.
+    if (interactive) {
+        options.timeout = std::chrono::seconds(2);
+        options.attempts = 1;
+        sleep = [](std::chrono::milliseconds d) { return real_sleep(d); };
+    }
     fake_dns::resolver r(io.get_executor(), std::move(sleep));
     auto address = h->address;
-    auto servers = h->dns_servers;
     auto pending = r.resolve(address, servers, name, type, options);
     auto result = co_await std::move(pending);
     if (!state->stopped)
@@ -945,6 +966,7 @@ int lab::smtp_port() const { return impl_->smtp_port_number; }
 const std::string& lab::vantage() const { return impl_->vantage; }
 const network& lab::net() const { return *impl_->model; }
 lab_log& lab::log() { return impl_->log; }
+boost::asio::io_context& lab::io() const { return impl_->io; }
 void lab::note(const std::string& kind, const std::string& host, const std::string& text) {
     impl_->note(kind, host, text);
 }
@@ -1058,6 +1080,23 @@ service_result lab::control_service(const std::string& host, const std::string& 
     });
     for (auto& e : result.events) log_event(name, e);
     return result;
+}
+
+namespace {
+net::awaitable<void> lookup_task(lab::impl* m, std::shared_ptr<clock_state> clock, std::string host,
+                                 std::vector<ipv4> servers, std::string name, std::uint16_t type,
+                                 std::function<void(const fake_dns::resolve_result&)> done) {
+    auto pending = m->lookup(host, servers, name, type, true);
+    auto result = co_await std::move(pending);
+    if (!clock->stopped) done(result);
+}
+}  // namespace
+
+void lab::lookup(const std::string& from, std::vector<ipv4> servers, const std::string& name, std::uint16_t type,
+                 std::function<void(const fake_dns::resolve_result&)> done) {
+    auto& m = *impl_;
+    net::co_spawn(m.io, lookup_task(impl_.get(), m.clock, from, std::move(servers), name, type, std::move(done)),
+                  net::detached);
 }
 
 std::shared_ptr<mail_agent> lab::mail(const std::string& host) const {

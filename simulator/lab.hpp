@@ -128,6 +128,13 @@ public:
     /// Every mail agent, in host order.
     std::vector<std::shared_ptr<mail_agent>> mail_agents() const;
 
+    /// A person's lookup from host `from` (the console's nslookup and ping):
+    /// one try with a 2-second real-time limit, to `servers` (empty: the host's).
+    void lookup(const std::string& from, std::vector<ipv4> servers, const std::string& name, std::uint16_t type,
+                std::function<void(const fake_dns::resolve_result&)> done);
+    /// The io_context the lab runs on.
+    boost::asio::io_context& io() const;
+
     lab_log& log();
     void note(const std::string& kind, const std::string& host, const std::string& text);
 

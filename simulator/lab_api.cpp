@@ -2,8 +2,14 @@
 
 #include <algorithm>
 #include <ctime>
+#include <deque>
 #include <set>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
 #include "fake_dns/zone_file.hpp"
@@ -11,6 +17,7 @@
 #include "fake_smtp/command.hpp"
 #include "fake_smtp/mail_policy.hpp"
 #include "simulator/faults.hpp"
+#include "simulator/lab_console.hpp"
 #include "simulator/mail_agent.hpp"
 #include "simulator/services.hpp"
 #include "simulator/validate.hpp"
@@ -601,14 +608,6 @@ const std::vector<stored_message>* find_mailbox(const lab& l, const std::string&
     return nullptr;
 }
 
-// Pads a body with text lines until the message reaches about `size` bytes.
-std::string padded_body(std::string body, std::uint64_t size, std::size_t header_bytes) {
-    if (!body.empty() && body.back() != '\n') body += "\r\n";
-    static const std::string line = "The quick brown fox jumps over the lazy dog. 0123456789 mailsim padding line.\r\n";
-    while (header_bytes + body.size() + line.size() <= size) body += line;
-    return body;
-}
-
 }  // namespace
 
 std::string ready_json(const lab& l, const api_identity& id) { return json::serialize(lab_object(l, id)); }
@@ -930,22 +929,12 @@ void add_lab_routes(api_router& router, lab& l, std::function<api_identity()> id
         }
         auto subject = body.contains("subject") ? want_string(body.at("subject"), "subject") : std::string("Test message");
         auto text = body.contains("body") ? want_string(body.at("body"), "body") : std::string("A test message from mailsim.");
-        std::string to_line;
-        for (auto& t : to) to_line += (to_line.empty() ? "" : ", ") + t;
-        auto date = fake_smtp::rfc5322_date(l.started_wall_ms() + l.now().count());
-        std::string headers = "Date: " + date + "\r\nFrom: <" + from + ">\r\nTo: " + to_line + "\r\nSubject: " + subject +
-                              "\r\nMessage-ID: <" + std::to_string(l.log().last_seq()) + "." +
-                              std::to_string(l.now().count()) + "@" + support::to_lower(agent->host()) +
-                              ".mailsim>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n";
         std::uint64_t size = 0;
         if (body.contains("size")) size = want_size(body.at("size"), "size");
         if (size > 64 * 1024 * 1024) return api_error(400, "`size` is limited to 64MB");
-        std::string normalized;
-        for (char c : text) {
-            if (c == '\n' && (normalized.empty() || normalized.back() != '\r')) normalized += '\r';
-            normalized += c;
-        }
-        auto data = headers + padded_body(normalized, size, headers.size());
+        auto data = compose_message(from, to, subject, text, size,
+                                    fake_smtp::rfc5322_date(l.started_wall_ms() + l.now().count()),
+                                    static_cast<long long>(l.log().last_seq()), agent->host());
         std::string error;
         // An Exchange user's message enters their Outbox; others are submitted to the host.
         bool exchange_user = agent->exchange();
@@ -953,6 +942,86 @@ void add_lab_routes(api_router& router, lab& l, std::function<api_identity()> id
         if (id.empty()) return api_error(exchange_user ? 400 : 500, "the message could not be submitted", error);
         return ok(json::object{{"id", id}, {"via", agent->host()}, {"size", data.size()}}, 201);
     }));
+
+    // The console: one line at a time over HTTP, or a terminal over a WebSocket.
+    router.add_async("POST", base + "/console", [&l](const api_request& r) -> boost::asio::awaitable<api_response> {
+        json::object body;
+        try {
+            body = parse_body(r);
+            unknown_keys(body, {"host", "line"}, "the body");
+        } catch (const body_error& e) {
+            co_return api_error(400, e.message);
+        }
+        if (!body.contains("line") || !body.at("line").is_string()) co_return api_error(400, "send {\"host\": ..., \"line\": ...}");
+        std::string host = l.vantage();
+        if (auto* h = body.if_contains("host")) {
+            if (!h->is_string()) co_return api_error(400, "`host` must be a string");
+            host = std::string(h->as_string());
+        }
+        auto* live_host = l.live().find_host(host);
+        if (!live_host) co_return api_error(404, "no host called `" + host + "`");
+        console_session session(l, live_host->name);
+        std::string output;
+        auto pending = session.run(std::string(body.at("line").as_string()), [&](const std::string& text) { output += text; });
+        co_await std::move(pending);
+        co_return ok(json::object{{"host", session.host()}, {"output", output}, {"prompt", session.prompt()}});
+    });
+    router.add_ws(base + "/console", [&l](ws_channel& ch, const api_request& r) -> boost::asio::awaitable<void> {
+        using namespace boost::asio::experimental::awaitable_operators;
+        std::string host = r.query.count("host") ? r.query.at("host") : l.vantage();
+        auto* live_host = l.live().find_host(host);
+        if (!live_host) {
+            ch.send(json::serialize(json::object{{"error", "no host called `" + host + "`"}}));
+            co_return;
+        }
+        console_session session(l, live_host->name);
+        // Lines from the peer, read by their own loop so that a telnet inside
+        // the console can wait for the next line and for the remote host at once.
+        std::deque<std::string> lines;
+        bool closed = false;
+        boost::asio::steady_timer signal(l.io(), boost::asio::steady_timer::time_point::max());
+        auto reader = [&]() -> boost::asio::awaitable<void> {
+            while (auto msg = co_await ch.receive()) {
+                std::string line = *msg;
+                if (!line.empty() && line.front() == '{') {
+                    boost::system::error_code ec;
+                    auto v = json::parse(line, ec);
+                    if (!ec && v.is_object() && v.as_object().contains("line") && v.as_object().at("line").is_string())
+                        line = std::string(v.as_object().at("line").as_string());
+                }
+                while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+                lines.push_back(std::move(line));
+                signal.cancel();
+            }
+            closed = true;
+            signal.cancel();
+        };
+        std::function<boost::asio::awaitable<std::optional<std::string>>()> next_line =
+            [&]() -> boost::asio::awaitable<std::optional<std::string>> {
+            while (lines.empty() && !closed) {
+                signal.expires_at(boost::asio::steady_timer::time_point::max());
+                co_await signal.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+            }
+            if (lines.empty()) co_return std::nullopt;
+            auto line = std::move(lines.front());
+            lines.pop_front();
+            co_return line;
+        };
+        auto send = [&](const std::string& text) { ch.send(json::serialize(json::object{{"output", text}})); };
+        auto main = [&]() -> boost::asio::awaitable<void> {
+            send("Microsoft(R) Windows NT(TM)\n(C) Copyright 1985-1996 Microsoft Corp.\n\nmailsim lab console on " +
+                 session.host() + ". Type help for the commands.\n\n");
+            ch.send(json::serialize(json::object{{"prompt", session.prompt()}}));
+            while (!session.finished()) {
+                auto line = co_await next_line();
+                if (!line) break;
+                auto pending = session.run_interactive(*line, send, next_line);
+                co_await std::move(pending);
+                ch.send(json::serialize(json::object{{"prompt", session.prompt()}}));
+            }
+        };
+        co_await (reader() || main());
+    });
 
     router.add("GET", base + "/clock", [&l](const api_request&) { return ok(clock_json(l)); });
     router.add("POST", base + "/clock/advance", guarded([&l](const api_request& r) {

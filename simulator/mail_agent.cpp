@@ -71,6 +71,27 @@ std::string status_for(const std::string& error) {
 
 }  // namespace
 
+std::string compose_message(const std::string& from, const std::vector<std::string>& to, const std::string& subject,
+                            const std::string& body, std::uint64_t size, const std::string& date, long long unique,
+                            const std::string& host) {
+    std::string to_line;
+    for (auto& t : to) to_line += (to_line.empty() ? "" : ", ") + t;
+    static long long counter = 0;
+    std::string headers = "Date: " + date + "\r\nFrom: <" + from + ">\r\nTo: " + to_line + "\r\nSubject: " + subject +
+                          "\r\nMessage-ID: <" + std::to_string(unique) + "." + std::to_string(++counter) + "@" +
+                          support::to_lower(host) + ".mailsim>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; "
+                          "charset=us-ascii\r\n\r\n";
+    std::string text;
+    for (char c : body) {
+        if (c == '\n' && (text.empty() || text.back() != '\r')) text += '\r';
+        text += c;
+    }
+    if (!text.empty() && text.back() != '\n') text += "\r\n";
+    static const std::string line = "The quick brown fox jumps over the lazy dog. 0123456789 mailsim padding line.\r\n";
+    while (headers.size() + text.size() + line.size() <= size) text += line;
+    return headers + text;
+}
+
 mail_agent::mail_agent(mail_context& lab, std::string host) : lab_(lab), host_(std::move(host)) {
     if (auto* h = live_host(); h && h->smtp) {
         fake_smtp::retry_policy p;
@@ -367,6 +388,11 @@ std::string mail_agent::looked_up(const std::string& name) const {
     auto* h = live_host();
     if (!h || !h->exchange || h->exchange->imc.resolver_search_list.empty() || name.ends_with(".")) return name;
     return name + "." + h->exchange->imc.resolver_search_list.front();
+}
+
+void mail_agent::retry_now() {
+    queue_.retry_all(lab_.now());
+    kick();
 }
 
 bool mail_agent::is_mailbox(const std::string& address) const {

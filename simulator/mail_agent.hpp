@@ -61,6 +61,13 @@ public:
     virtual connection_view open_connection(const std::string& host) = 0;
 };
 
+/// An RFC 5322 message as a lab user writes one: Date, From, To, Subject,
+/// Message-ID and a plain-text body, padded with text lines to about `size`
+/// bytes (0: no padding). `unique` and `host` make the Message-ID unique.
+std::string compose_message(const std::string& from, const std::vector<std::string>& to, const std::string& subject,
+                            const std::string& body, std::uint64_t size, const std::string& date, long long unique,
+                            const std::string& host);
+
 /// One line of a host's SMTP traffic, kept for netmon and the trainer.
 struct smtp_event {
     duration at{0};
@@ -114,6 +121,8 @@ public:
     void restore(std::vector<stored_message> messages, std::vector<fake_smtp::queue_entry> queued);
     /// Looks at the queue now (after a change that may unblock it).
     void kick();
+    /// Tries every queued message now, whatever the retry schedule says.
+    void retry_now();
 
 private:
     fake_smtp::mail_host_config mail_config(const connection_view* view) const;

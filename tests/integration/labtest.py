@@ -484,3 +484,312 @@ Lab.query_tcp = _lab_tcp
 Lab.faults = _lab_faults
 Lab.alive = _lab_alive
 Lab.sanitizer_reports = _lab_sanitizer_reports
+
+
+# --- SMTP ----------------------------------------------------------------
+# Real clients from lab addresses: smtplib, swaks, and a raw socket for what
+# smtplib hides (a stall, a silent close, a reply to the banner).
+
+import smtplib  # noqa: E402  (kept with the SMTP helpers)
+import urllib.parse  # noqa: E402
+
+
+class Reply(tuple):
+    """An SMTP reply: (code, text); code is "timeout" when nothing came within the
+    socket time-out and "closed" when the server closed the connection instead."""
+
+    def __new__(cls, code, text=""):
+        return super().__new__(cls, (code, text))
+
+    code = property(lambda self: self[0])
+    text = property(lambda self: self[1])
+
+    @property
+    def enhanced(self):
+        """The RFC 3463 code that starts the last line's text, or ""."""
+        m = re.match(r"^(\d\.\d{1,3}\.\d{1,3})\b", self.text.splitlines()[-1] if self.text else "")
+        return m.group(1) if m else ""
+
+
+class SmtpWire:
+    """A raw SMTP client connection from one lab address to another."""
+
+    def __init__(self, source, target, port, timeout=1.0):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.buf = b""
+        try:
+            self.sock.bind((source, 0))
+            self.sock.settimeout(timeout)
+            self.sock.connect((target, port))
+        except BaseException:
+            self.sock.close()
+            raise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def reply(self):
+        """The next (possibly multi-line) reply."""
+        lines = []
+        while True:
+            while b"\n" not in self.buf:
+                try:
+                    chunk = self.sock.recv(65536)
+                except (socket.timeout, TimeoutError):
+                    return Reply("timeout", "\n".join(lines))
+                except ConnectionError:
+                    chunk = b""
+                if not chunk:
+                    return Reply("closed", "\n".join(lines))
+                self.buf += chunk
+            raw, self.buf = self.buf.split(b"\n", 1)
+            line = raw.rstrip(b"\r").decode("latin-1")
+            lines.append(line)
+            if len(line) < 4 or line[3] != "-":
+                break
+        code = int(lines[-1][:3]) if lines[-1][:3].isdigit() else lines[-1]
+        return Reply(code, "\n".join(l[4:] for l in lines))
+
+    def send(self, data):
+        """Sends bytes or a command line (CRLF added)."""
+        if isinstance(data, str):
+            data = data.encode() + b"\r\n"
+        self.sock.sendall(data)
+
+    def cmd(self, line):
+        try:
+            self.send(line)
+        except (BrokenPipeError, ConnectionError):
+            return Reply("closed")
+        return self.reply()
+
+    def closed_by_peer(self):
+        """True when the server has closed the connection (a read gets end of file)."""
+        try:
+            return self.sock.recv(1) == b""
+        except (socket.timeout, TimeoutError):
+            return False
+        except ConnectionError:
+            return True
+
+    def close(self):
+        self.sock.close()
+
+
+def _lab_smtp(self, target, source=None, timeout=5.0):
+    """An smtplib.SMTP connected to a lab host's SMTP port from a lab host's address
+    (default: 127.0.0.1, which counts as the vantage host)."""
+    src = self.addr(source) if source else "127.0.0.1"
+    return smtplib.SMTP(self.addr(target), self.smtp_port, source_address=(src, 0), timeout=timeout)
+
+
+def _lab_wire(self, target, source=None, timeout=1.0):
+    """A raw SmtpWire to a lab host's SMTP port (see SmtpWire)."""
+    src = self.addr(source) if source else "127.0.0.1"
+    return SmtpWire(src, self.addr(target), self.smtp_port, timeout)
+
+
+def _lab_swaks(self, target, *args, source=None, timeout=5):
+    """Runs swaks against a lab host's SMTP port, bound to a lab host's address
+    (--local-interface); returns the CompletedProcess (stdout has the transcript)."""
+    cmd = ["swaks", "--server", self.addr(target), "--port", str(self.smtp_port),
+           "--timeout", str(timeout), "--hide-informational"]
+    if source:
+        cmd += ["--local-interface", self.addr(source)]
+    cmd += list(args)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60 + timeout)
+
+
+def _lab_api_raw(self, method, path, body=None):
+    """Calls the control API; returns (status, content type, bytes) without decoding."""
+    url = self.info["api"] + "/api/v1" + path
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Authorization", "Bearer " + self.info["token"])
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.headers.get("Content-Type", ""), resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Content-Type", ""), e.read()
+
+
+def _quote(address):
+    return urllib.parse.quote(address, safe="@")
+
+
+def _lab_mailbox(self, address, folder=None):
+    """The messages the API lists for a mailbox (summaries)."""
+    path = "/mailboxes/%s/messages" % _quote(address) + ("?folder=" + folder if folder else "")
+    return self.api("GET", path, expect=200)[1]["messages"]
+
+
+def _lab_message(self, address, message_id):
+    """The RFC 5322 source of a stored message (`?raw=1`), as text."""
+    status, ctype, data = self.api_raw("GET", "/mailboxes/%s/messages/%s?raw=1" % (_quote(address), message_id))
+    if status != 200:
+        raise AssertionError("raw message %s of %s: %s %s" % (message_id, address, status, data[:200]))
+    return data.decode("utf-8", "replace")
+
+
+def _lab_queue(self, host):
+    """The messages in one host's outbound queue (as GET /queues lists them)."""
+    for q in self.api("GET", "/queues", expect=200)[1]["queues"]:
+        if q["host"].lower() == host.lower():
+            return q["messages"]
+    raise KeyError(host)
+
+
+def _lab_submit(self, expect=201, **message):
+    """POST /messages; returns the decoded answer."""
+    return self.api("POST", "/messages", message, expect=expect)[1]
+
+
+def _lab_log_entries(self, since=0):
+    """Every entry of GET /log after `since` (paging through)."""
+    out = []
+    while True:
+        page = self.api("GET", "/log?since=%d" % since, expect=200)[1]
+        out += page["entries"]
+        if not page["entries"] or page["entries"][-1]["seq"] >= page["last"]:
+            return out
+        since = page["entries"][-1]["seq"]
+
+
+def _lab_wait(self, predicate, what="the condition", timeout=20.0, advance=0, interval=0.05):
+    """Polls `predicate` (usually an API read) until it returns something true and
+    returns that. With `advance`, moves the lab clock on by that many seconds
+    between polls, for waits that lab-time time-outs end. Real time only bounds
+    the loop; nothing is asserted about it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("gave up waiting for %s" % what)
+        if advance:
+            self.advance(advance)
+        time.sleep(interval)
+
+
+Lab.smtp = _lab_smtp
+Lab.wire = _lab_wire
+Lab.swaks = _lab_swaks
+Lab.api_raw = _lab_api_raw
+Lab.mailbox = _lab_mailbox
+Lab.message = _lab_message
+Lab.queue = _lab_queue
+Lab.submit = _lab_submit
+Lab.log_entries = _lab_log_entries
+Lab.wait = _lab_wait
+
+
+class SmtpSink:
+    """A scripted SMTP server of the test's own, on an address that belongs to no
+    lab host (e.g. 127.N.9.9, where mailflow.toml routes sink.example): it keeps
+    what a lab relay sends, byte for byte. `replies` overrides the answer to a
+    verb ("MAIL", "RCPT", "DATA", "DOT" for the end of data), e.g.
+    {"RCPT": "550 5.1.1 no such user"}. Sessions are served one at a time."""
+
+    def __init__(self, address, port, replies=None, ehlo=("PIPELINING", "SIZE 10485760", "8BITMIME")):
+        import threading
+        self.address = address
+        self.replies = dict(replies or {})
+        self.ehlo = ehlo
+        self.sessions = []  # {"peer", "commands": [str], "data": bytes or None}
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind((address, port))
+        self.listener.listen(16)
+        self.listener.settimeout(0.1)
+        self.stopped = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def stop(self):
+        self.stopped = True
+        self.thread.join(10)
+        self.listener.close()
+
+    def _run(self):
+        while not self.stopped:
+            try:
+                conn, peer = self.listener.accept()
+            except (socket.timeout, TimeoutError):
+                continue
+            except OSError:
+                return
+            with conn:
+                try:
+                    self._session(conn, peer)
+                except (OSError, ValueError):
+                    pass
+
+    def _session(self, conn, peer):
+        conn.settimeout(10)
+        s = {"peer": peer[0], "commands": [], "data": None}
+        self.sessions.append(s)
+        f = conn.makefile("rb")
+        say = lambda text: conn.sendall(text.encode() + b"\r\n")
+        say("220 sink.example ESMTP test sink")
+        accepted = 0
+        while not self.stopped:
+            line = f.readline(4096)
+            if not line:
+                return
+            cmd = line.rstrip(b"\r\n").decode("latin-1")
+            s["commands"].append(cmd)
+            verb = re.split(r"[ :]", cmd, 1)[0].upper()
+            if verb in ("EHLO", "HELO"):
+                lines = ["sink.example"] + list(self.ehlo if verb == "EHLO" else ())
+                conn.sendall("".join("250%s%s\r\n" % ("-" if i + 1 < len(lines) else " ", l)
+                                     for i, l in enumerate(lines)).encode())
+            elif verb == "MAIL":
+                say(self.replies.get("MAIL", "250 2.1.0 Ok"))
+            elif verb == "RCPT":
+                r = self.replies.get("RCPT", "250 2.1.5 Ok")
+                accepted += r.startswith("2")
+                say(r)
+            elif verb == "DATA":
+                if not accepted:
+                    say("554 5.5.1 Error: no valid recipients")
+                    continue
+                r = self.replies.get("DATA", "354 End data with <CR><LF>.<CR><LF>")
+                say(r)
+                if not r.startswith("3"):
+                    continue
+                data = b""
+                while True:
+                    chunk = f.readline(65536)
+                    if not chunk:
+                        s["data"] = data
+                        return
+                    if chunk == b".\r\n":
+                        break
+                    data += chunk
+                s["data"] = data
+                say(self.replies.get("DOT", "250 2.0.0 Ok: queued as SINK%d" % len(self.sessions)))
+            elif verb == "RSET" or verb == "NOOP":
+                say("250 2.0.0 Ok")
+            elif verb == "QUIT":
+                say("221 2.0.0 Bye")
+                return
+            else:
+                say("502 5.5.2 Error: command not recognized")
+
+
+def _lab_sink(self, address="127.25.9.9", **kw):
+    """An SmtpSink on `address` (moved into this lab's prefix) at the lab's SMTP port."""
+    return SmtpSink(self.addr(address), self.smtp_port, **kw)
+
+
+Lab.sink = _lab_sink
