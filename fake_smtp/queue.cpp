@@ -16,11 +16,12 @@ bool queue_entry::finished() const {
 }
 
 const queue_entry& outbound_queue::add(std::string id, std::string mail_from, const std::vector<std::string>& recipients,
-                                       std::string data, duration now) {
+                                       std::string data, duration now, bool body_8bit) {
     queue_entry e;
     e.id = id;
     e.mail_from = std::move(mail_from);
     e.data = std::move(data);
+    e.body_8bit = body_8bit;
     e.arrived = now;
     e.next_attempt = now;
     for (auto& r : recipients) e.recipients.push_back({r, queued_recipient::state::pending, {}, {}, {}});

@@ -36,6 +36,7 @@ struct queue_entry {
     std::string id;
     std::string mail_from;
     std::string data;
+    bool body_8bit = false;  ///< it came in as BODY=8BITMIME, so it goes on as one (RFC 6152 3)
     duration arrived{0};
     duration next_attempt{0};
     int attempts = 0;
@@ -71,7 +72,7 @@ public:
 
     /// Queues a message for its recipients; it is due at once.
     const queue_entry& add(std::string id, std::string mail_from, const std::vector<std::string>& recipients,
-                           std::string data, duration now);
+                           std::string data, duration now, bool body_8bit = false);
     /// Puts back an entry as it was (restart from a state directory).
     void restore(queue_entry entry);
     /// Ids due for an attempt at `now` (not in flight, pending recipients), oldest first.

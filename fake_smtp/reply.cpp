@@ -57,6 +57,13 @@ std::string reply::wire() const {
     return out;
 }
 
+std::string reply::status() const {
+    if (!enhanced.empty()) return enhanced;
+    // RFC 3463 3.1: the class agrees with the reply code's first digit.
+    if (code >= 200 && code < 600) return std::to_string(code / 100) + ".0.0";
+    return {};
+}
+
 bool parse_reply(std::string_view wire, reply& out) {
     std::vector<std::string_view> lines;
     int code = -1;

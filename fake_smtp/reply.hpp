@@ -15,6 +15,9 @@ struct reply {
     bool positive() const { return code >= 200 && code < 400; }
     bool transient() const { return code >= 400 && code < 500; }
     bool permanent() const { return code >= 500; }
+    /// The RFC 3463 status it stands for: the enhanced code, else "X.0.0" of the
+    /// reply's class (as Postfix derives one), else "" (no reply code at all).
+    std::string status() const;
     bool operator==(const reply&) const = default;
 };
 

@@ -232,6 +232,22 @@ public:
         }
     }
 
+    /// The handler is done: send what is queued, then a Close frame, as a
+    /// well-behaved server ends a WebSocket (browsers call anything else 1006).
+    net::awaitable<void> finish() {
+        if (closed_) co_return;
+        // The stream's own time-outs (suggested for servers) bound the close handshake.
+        while (!queue_.empty()) {
+            auto text = std::move(queue_.front());
+            queue_.pop_front();
+            ws_.text(true);
+            auto [ec, n] = co_await ws_.async_write(net::buffer(text), tok);
+            if (ec) co_return;
+        }
+        auto [ec] = co_await ws_.async_close(websocket::close_code::normal, tok);
+        (void)ec;
+    }
+
 private:
     websocket::stream<beast::tcp_stream>& ws_;
     net::steady_timer signal_;
@@ -350,6 +366,8 @@ struct api_server::impl : std::enable_shared_from_this<api_server::impl> {
         using namespace net::experimental::awaitable_operators;
         ws_channel_impl channel(ws);
         co_await (handler(channel, r) || channel.writer());
+        auto finishing = channel.finish();
+        co_await std::move(finishing);
         boost::system::error_code ignored;
         beast::get_lowest_layer(ws).socket().shutdown(tcp::socket::shutdown_both, ignored);
     }

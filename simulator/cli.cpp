@@ -17,9 +17,12 @@
 
 #include "simulator/api.hpp"
 #include "simulator/catalogue.hpp"
+#include "simulator/check_tool.hpp"
 #include "simulator/console_client.hpp"
+#include "simulator/explain.hpp"
 #include "simulator/lab.hpp"
 #include "simulator/lab_api.hpp"
+#include "simulator/trainer_service.hpp"
 #include "simulator/scenario_loader.hpp"
 
 namespace sim {
@@ -201,7 +204,11 @@ int run_lab(const run_args& a) {
     }
     api_identity id{"", a.token.empty() ? random_token() : a.token};
     auto router = std::make_shared<api_router>();
-    add_lab_routes(*router, l, [&id] { return id; });
+    trainer_service trainer(l);
+    // With a state directory, training sessions survive a restart like mail does.
+    if (!a.state_dir.empty()) trainer.persist_to((std::filesystem::path(a.state_dir) / "trainer.json").string());
+    add_lab_routes(*router, l, [&id] { return id; }, &trainer);
+    add_trainer_routes(*router, l, trainer);
     api_server api(io, router, id.token);
     if (auto err = api.listen(a.api); !err.empty()) {
         std::cerr << "mailsim: " << err << "\n";
@@ -324,6 +331,31 @@ int cli_main(int argc, char** argv) {
 
     auto* faults = app.add_subcommand("faults", "the fault catalogue");
 
+    std::string explain_path, explain_prefix;
+    std::uint64_t explain_seed = 0;
+    explain_options eo;
+    auto* explain = app.add_subcommand("explain", "the answer key of a scenario: each fault, its symptoms per tool, the fix");
+    explain->add_option("scenario", explain_path, "scenario file or id")->required();
+    auto* explain_seed_opt =
+        explain->add_option("--seed", explain_seed, "decide the faults' picks with this seed (default: the [lab] seed)");
+    explain->add_option("--prefix", explain_prefix, "the answer key of the lab moved to 127.N (its addresses and fixes)");
+    explain->add_flag("--json", eo.json, "print one JSON document instead of text");
+
+    check_tool_options ct;
+    auto* check = app.add_subcommand("check-tool", "run a diagnostic tool against scenarios and score its findings");
+    check->add_option("--tool", ct.tool, "the tool's command line, run through /bin/sh, with {dns}, {smtp:HOST}... filled")
+        ->required();
+    check->add_option("scenarios", ct.paths, "scenario files or directories (default: scenarios)");
+    check->add_option("--adapter", ct.adapter_file, "TOML rules (regex -> kind/target) for a tool that prints text");
+    check->add_option("--json", ct.json_file, "write the results as JSON to this file");
+    check->add_option("--junit", ct.junit_file, "write the results as JUnit XML to this file");
+    check->add_option("--timeout", ct.timeout, "time limit of each tool run (default 30s)");
+    check->add_option("--jobs", ct.jobs, "labs at once (default 1)")->check(CLI::Range(1, 64));
+    check->add_option("--prefix-base", ct.prefix_base, "labs use 127.N .. 127.N+49 (default 150)")->check(CLI::Range(1, 255));
+    check->add_option("--ports", ct.ports, "SMTP/DNS ports of the labs: auto, standard or high")
+        ->check(CLI::IsMember({"auto", "standard", "high"}));
+    check->add_flag("--keep", ct.keep, "keep lab logs and tool output in the work directory");
+
     console_client_options co;
     if (auto* t = std::getenv("MAILSIM_TOKEN")) co.token = t;
     auto* console = app.add_subcommand("console", "the lab console in this terminal, against a running lab");
@@ -341,6 +373,18 @@ int cli_main(int argc, char** argv) {
     if (validate->parsed()) return validate_files(validate_paths);
     if (list->parsed()) return list_library(list_dir);
     if (faults->parsed()) return print_catalogue();
+    if (explain->parsed()) {
+        if (explain_seed_opt->count()) eo.seed = explain_seed;
+        if (!explain_prefix.empty()) {
+            eo.prefix = parse_prefix(explain_prefix);
+            if (!eo.prefix) {
+                std::cerr << "mailsim: --prefix must be 127.N with N from 1 to 255, not `" << explain_prefix << "`\n";
+                return exit_usage;
+            }
+        }
+        return explain_scenario(find_scenario(explain_path), eo, std::cout, std::cerr);
+    }
+    if (check->parsed()) return check_tool_main(ct);
     if (console->parsed()) return run_console_client(co);
     return exit_usage;
 }

@@ -84,9 +84,17 @@ int run_console_client(const console_client_options& o) {
         std::string target = "/api/v1/console?token=" + encode(o.token);
         if (!o.host.empty()) target += "&host=" + encode(o.host);
         ws.handshake(address + ":" + port, target);
+    } catch (const beast::system_error& e) {
+        if (e.code() == websocket::error::upgrade_declined) {
+            // The API answers 401 to a missing or wrong token (404 to a host it does not know).
+            std::cerr << "mailsim console: the lab at " << o.api << " refused the console: "
+                      << (o.token.empty() ? "no token given (use --token or MAILSIM_TOKEN)" : "the token is wrong") << "\n";
+        } else {
+            std::cerr << "mailsim console: cannot open the console at " << o.api << ": " << e.code().message() << "\n";
+        }
+        return 3;
     } catch (const std::exception& e) {
-        std::cerr << "mailsim console: cannot open the console at " << o.api << ": " << e.what()
-                  << (o.token.empty() ? " (no token given: use --token or MAILSIM_TOKEN)" : "") << "\n";
+        std::cerr << "mailsim console: cannot open the console at " << o.api << ": " << e.what() << "\n";
         return 3;
     }
 
@@ -148,6 +156,8 @@ int run_console_client(const console_client_options& o) {
     std::thread network([&] { io.run(); });
 
     using_history();
+    // Ctrl+] leaves a telnet, as in the real client: let it reach the line.
+    rl_bind_key(0x1d, rl_insert);
     for (;;) {
         std::string prompt;
         {
@@ -165,6 +175,11 @@ int run_console_client(const console_client_options& o) {
         std::string line(raw);
         std::free(raw);
         if (!line.empty()) add_history(line.c_str());
+        if (line == "~." || line == "^]" || line == "\x1d") {
+            // Leaving a telnet: wait for the console's prompt before reading on.
+            std::lock_guard lock(st.m);
+            st.telnet = false;
+        }
         auto message = json::serialize(json::object{{"line", line}});
         net::post(io, [&, message] {
             outbox.push_back(message);

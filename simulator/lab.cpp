@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -262,6 +263,7 @@ struct lab::impl : mail_context {
     std::uint64_t event_number = 0;
     std::unique_ptr<state_store> store_;
     std::uint64_t id_counter = 0;
+    std::uint64_t id_floor = 0;  // the highest id handed out or found in the state directory
     std::int64_t storm_minute = -1;  // the lab minute being counted
     int storm_count = 0;
     bool storm_noted = false;
@@ -280,8 +282,10 @@ struct lab::impl : mail_context {
     bool nobody_at(ipv4 from, ipv4 to) const override;
     bool storm_allows(const std::string& host) override;
     std::string next_id() override;
+    void saw_id(const std::string& id);
     state_store* store() override { return store_.get(); }
     connection_view open_connection(const std::string& host) override;
+    ipv4 counts_as(ipv4 client) const override { return effective_source(client); }
 
     void note(const std::string& kind, const std::string& host, const std::string& text) override {
         log_entry e;
@@ -514,6 +518,8 @@ std::string lab::start() {
             // Directory names are the host names made safe; scenario host names already are.
             auto msgs = std::move(saved.messages[name]);
             auto q = std::move(saved.queues[name]);
+            for (auto& msg : msgs) m.saw_id(msg.id);
+            for (auto& e : q) m.saw_id(e.id);
             messages += msgs.size();
             queued += q.size();
             agent->restore(std::move(msgs), std::move(q));
@@ -686,10 +692,21 @@ bool lab::impl::storm_allows(const std::string& host) {
 std::string lab::impl::next_id() {
     // Postfix-like ids: the start time keeps ids unique across restarts with a state directory.
     static constexpr char hex[] = "0123456789ABCDEF";
-    std::uint64_t v = (static_cast<std::uint64_t>(wall_start / 1000) << 20) | (++id_counter & 0xFFFFF);
+    constexpr std::uint64_t twelve_digits = (std::uint64_t{1} << 48) - 1;
+    std::uint64_t v = ((static_cast<std::uint64_t>(wall_start / 1000) << 20) | (++id_counter & 0xFFFFF)) & twelve_digits;
+    // A restart within the same second would hand out the ids of the run before
+    // it, and a new message would overwrite an old one in the state directory.
+    if (v <= id_floor) v = ++id_floor;
+    else id_floor = v;
     std::string out(12, '0');
     for (int i = 11; i >= 0; --i, v >>= 4) out[static_cast<std::size_t>(i)] = hex[v & 0xF];
     return out;
+}
+
+void lab::impl::saw_id(const std::string& id) {
+    std::uint64_t v = 0;
+    auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), v, 16);
+    if (ec == std::errc() && end == id.data() + id.size()) id_floor = std::max(id_floor, v);
 }
 
 connection_view lab::impl::open_connection(const std::string& host) {

@@ -20,7 +20,9 @@
 #include "simulator/lab_console.hpp"
 #include "simulator/mail_agent.hpp"
 #include "simulator/services.hpp"
+#include "simulator/trainer_service.hpp"
 #include "simulator/validate.hpp"
+#include "trainer/web/trainee_page.hpp"
 
 namespace sim {
 
@@ -68,8 +70,15 @@ json::object fault_json(const fault_status& s) {
     o["id"] = s.f.id;
     o["kind"] = s.f.kind;
     o["target"] = fault_target(s.f);
+    // Parameters sit beside the fields (SPEC 8) and, whole, under "params": a
+    // parameter whose name is a field's (imc.email_domain's `target`) is only there.
+    json::object params;
     for (auto& [k, v] : s.f.params)
-        if (!k.empty() && k[0] != '_') o[k] = param_json(v);
+        if (!k.empty() && k[0] != '_') {
+            params[k] = param_json(v);
+            if (!o.contains(k) && k != "state" && k != "source") o[k] = param_json(v);
+        }
+    o["params"] = std::move(params);
     o["state"] = s.state;
     o["source"] = s.source;
     o["injected_at"] = seconds(s.injected_at);
@@ -612,7 +621,7 @@ const std::vector<stored_message>* find_mailbox(const lab& l, const std::string&
 
 std::string ready_json(const lab& l, const api_identity& id) { return json::serialize(lab_object(l, id)); }
 
-void add_lab_routes(api_router& router, lab& l, std::function<api_identity()> identity) {
+void add_lab_routes(api_router& router, lab& l, std::function<api_identity()> identity, trainer_service* trainer) {
     const std::string base = "/api/v1";
     router.add("GET", base + "/lab", [&l, identity](const api_request&) {
         auto o = lab_object(l, identity());
@@ -620,6 +629,24 @@ void add_lab_routes(api_router& router, lab& l, std::function<api_identity()> id
         return ok(o);
     });
 
+    // The network as it was designed (the answer configuration): what a
+    // diagram on the server-room wall shows. Faults never appear in it.
+    router.add("GET", base + "/topology", [&l](const api_request&) {
+        auto& a = l.answer();
+        json::array segments, routers, links, hosts;
+        for (auto& s : a.segments) segments.push_back({{"name", s.name}, {"cidr", s.cidr.to_string()}});
+        for (auto& r : a.routers) routers.push_back({{"name", r.name}, {"addresses", addresses(r.addresses)}});
+        for (auto& k : a.links) links.push_back(json::object{{"between", json::array{json::string(k.a), json::string(k.b)}}});
+        for (auto& h : a.hosts) {
+            json::array roles;
+            for (auto r : h.roles) roles.push_back(json::string(to_string(r)));
+            auto* seg = a.segment_of(h.address);
+            hosts.push_back({{"name", h.name}, {"fqdn", h.fqdn}, {"address", format_ipv4(h.address)}, {"roles", roles},
+                             {"segment", seg ? seg->name : std::string()}});
+        }
+        return ok(json::object{{"segments", segments}, {"routers", routers}, {"links", links}, {"hosts", hosts},
+                               {"vantage", l.vantage()}});
+    });
     router.add("GET", base + "/hosts", [&l](const api_request&) {
         json::array hosts;
         for (auto& h : l.live().hosts) hosts.push_back(host_detail(l, h));
@@ -944,7 +971,7 @@ void add_lab_routes(api_router& router, lab& l, std::function<api_identity()> id
     }));
 
     // The console: one line at a time over HTTP, or a terminal over a WebSocket.
-    router.add_async("POST", base + "/console", [&l](const api_request& r) -> boost::asio::awaitable<api_response> {
+    router.add_async("POST", base + "/console", [&l, trainer](const api_request& r) -> boost::asio::awaitable<api_response> {
         json::object body;
         try {
             body = parse_body(r);
@@ -960,13 +987,13 @@ void add_lab_routes(api_router& router, lab& l, std::function<api_identity()> id
         }
         auto* live_host = l.live().find_host(host);
         if (!live_host) co_return api_error(404, "no host called `" + host + "`");
-        console_session session(l, live_host->name);
+        console_session session(l, live_host->name, trainer);
         std::string output;
         auto pending = session.run(std::string(body.at("line").as_string()), [&](const std::string& text) { output += text; });
         co_await std::move(pending);
         co_return ok(json::object{{"host", session.host()}, {"output", output}, {"prompt", session.prompt()}});
     });
-    router.add_ws(base + "/console", [&l](ws_channel& ch, const api_request& r) -> boost::asio::awaitable<void> {
+    router.add_ws(base + "/console", [&l, trainer](ws_channel& ch, const api_request& r) -> boost::asio::awaitable<void> {
         using namespace boost::asio::experimental::awaitable_operators;
         std::string host = r.query.count("host") ? r.query.at("host") : l.vantage();
         auto* live_host = l.live().find_host(host);
@@ -974,7 +1001,7 @@ void add_lab_routes(api_router& router, lab& l, std::function<api_identity()> id
             ch.send(json::serialize(json::object{{"error", "no host called `" + host + "`"}}));
             co_return;
         }
-        console_session session(l, live_host->name);
+        console_session session(l, live_host->name, trainer);
         // Lines from the peer, read by their own loop so that a telnet inside
         // the console can wait for the next line and for the remote host at once.
         std::deque<std::string> lines;
@@ -1063,12 +1090,129 @@ void add_lab_routes(api_router& router, lab& l, std::function<api_identity()> id
         l.log().unsubscribe(id);
     });
 
-    router.add("GET", "/", [&l](const api_request&) {
-        api_response r;
-        r.content_type = "text/html; charset=utf-8";
-        r.body = "<!doctype html><title>mailsim</title><h1>mailsim: " + l.definition().meta.id +
-                 "</h1><p>The control API is under <code>/api/v1/</code> (Authorization: Bearer TOKEN).</p>";
-        return r;
+    // The trainee page (trainer/web/trainee.html, embedded at build time). It
+    // needs no token itself: it reads the token from its own ?token= and
+    // calls the API with it. Its diagnosis form lists the fault catalogue.
+    router.add("GET", "/", [](const api_request&) {
+        static const std::string page = [] {
+            json::array kinds;
+            for (auto& k : catalogue())
+                kinds.push_back({{"kind", std::string(k.kind)},
+                                 {"target", std::string(k.params.front().name)},
+                                 {"step", std::string(k.step)},
+                                 {"summary", std::string(k.summary)}});
+            auto data = json::serialize(kinds);
+            // Inside <script>, a "</" in a string would end the element early.
+            for (auto at = data.find('<'); at != std::string::npos; at = data.find('<', at))
+                data.replace(at, 1, "\\u003c");
+            std::string html(trainer::trainee_page);
+            const std::string_view marker = "@@MAILSIM_CATALOGUE@@";
+            if (auto at = html.find(marker); at != std::string::npos) html.replace(at, marker.size(), data);
+            return html;
+        }();
+        return api_response{200, "text/html; charset=utf-8", page};
+    });
+}
+
+
+namespace {
+
+json::object report_json(const trainer::report& r) {
+    json::array diagnoses, faults, checks, trail, reasons;
+    for (auto& d : r.diagnoses)
+        diagnoses.push_back({{"kind", d.kind}, {"target", d.target}, {"correct", d.correct}, {"cost", d.cost},
+                             {"at", support::format_duration(d.at)}});
+    for (auto& f : r.faults)
+        faults.push_back({{"id", f.id}, {"kind", f.kind}, {"target", f.target}, {"diagnosed", f.diagnosed}, {"fixed", f.fixed}});
+    for (auto& c : r.checks)
+        checks.push_back({{"kind", c.check.kind}, {"description", trainer::describe(c.check)}, {"passed", c.passed}, {"got", c.got}});
+    for (auto& e : r.trail) {
+        json::object o{{"at", support::format_duration(e.at)}, {"source", e.source}, {"text", e.text}};
+        if (e.wall_ms) o["wall_ms"] = e.wall_ms;
+        trail.push_back(std::move(o));
+    }
+    for (auto& x : r.reasons) reasons.push_back(json::string(x));
+    return {{"session", r.session}, {"trainee", r.trainee}, {"scenario", r.scenario}, {"state", r.state},
+            {"elapsed", support::format_duration(r.elapsed)}, {"elapsed_seconds", r.elapsed.count() / 1000},
+            {"time_limit", support::format_duration(r.time_limit)}, {"points", r.points}, {"hints_used", r.hints_used},
+            {"hint_cost", r.hint_cost}, {"wrong_diagnoses", r.wrong_diagnoses}, {"wrong_cost", r.wrong_cost},
+            {"score", r.score}, {"passed", r.passed}, {"reasons", reasons}, {"diagnoses", diagnoses}, {"faults", faults},
+            {"checks", checks}, {"evidence", trail}};
+}
+
+}  // namespace
+
+std::string trainer_report_json(const trainer::report& r) { return json::serialize(report_json(r)); }
+
+void add_trainer_routes(api_router& router, lab& l, trainer_service& t) {
+    const std::string base = "/api/v1/trainer";
+    auto summary = [&l, &t](const trainer::session& s) {
+        auto& def = l.definition();
+        return json::object{{"id", s.id()},
+                            {"trainee", s.trainee()},
+                            {"scenario", def.meta.id},
+                            {"title", def.meta.title},
+                            {"briefing", def.meta.briefing},
+                            {"time_limit", support::format_duration(s.config().time_limit)},
+                            {"points", s.config().points},
+                            {"hint_cost", s.config().hint_cost},
+                            {"wrong_diagnosis_cost", s.config().wrong_diagnosis_cost},
+                            {"hints_left", s.hints_left()},
+                            {"score", s.score()},
+                            {"report", report_json(t.report(s))}};
+    };
+    router.add("POST", base + "/sessions", guarded([&t, summary](const api_request& r) {
+        auto body = parse_body(r);
+        unknown_keys(body, {"trainee"}, "the body");
+        std::string trainee = "trainee";
+        if (auto* v = body.if_contains("trainee")) trainee = want_string(*v, "trainee");
+        if (trainee.empty() || trainee.size() > 100) return api_error(400, "`trainee` must be 1 to 100 characters");
+        return ok(summary(t.start(trainee)), 201);
+    }));
+    router.add("GET", base + "/sessions", [&t](const api_request&) {
+        json::array list;
+        for (auto& [id, s] : t.sessions())
+            list.push_back({{"id", id}, {"trainee", s->trainee()}, {"state", t.report(*s).state}, {"score", s->score()}});
+        return ok(json::object{{"sessions", list}});
+    });
+    router.add("GET", base + "/sessions/{id}", [&t, summary](const api_request& r) {
+        auto* s = t.find(r.params.at("id"));
+        if (!s) return api_error(404, "no session `" + r.params.at("id") + "`");
+        return ok(summary(*s));
+    });
+    router.add("POST", base + "/sessions/{id}/hint", [&t](const api_request& r) {
+        auto* s = t.find(r.params.at("id"));
+        if (!s) return api_error(404, "no session `" + r.params.at("id") + "`");
+        auto h = s->hint(t.session_now());
+        t.changed();
+        if (!h) return api_error(409, "there are no more hints");
+        return ok(json::object{{"text", h->first}, {"cost", h->second}, {"number", s->hints_used()}, {"left", s->hints_left()}});
+    });
+    router.add("POST", base + "/sessions/{id}/diagnose", guarded([&l, &t](const api_request& r) {
+        auto* s = t.find(r.params.at("id"));
+        if (!s) return api_error(404, "no session `" + r.params.at("id") + "`");
+        auto body = parse_body(r);
+        unknown_keys(body, {"kind", "target"}, "the body");
+        if (!body.contains("kind") || !body.contains("target")) return api_error(400, "send {\"kind\": ..., \"target\": ...}");
+        auto kind = want_string(body.at("kind"), "kind");
+        auto target = want_string(body.at("target"), "target");
+        if (!find_fault_kind(support::to_lower(kind))) {
+            auto names = fault_kind_names();
+            auto guess = support::did_you_mean(support::to_lower(kind), names);
+            return api_error(400, "there is no fault kind `" + kind + "`", guess ? "did you mean `" + *guess + "`?" : "");
+        }
+        auto d = s->diagnose(kind, target, t.injected(), l.answer(), t.session_now());
+        t.changed();
+        return ok(json::object{{"correct", d.correct}, {"cost", d.cost}, {"score", s->score()}});
+    }));
+    router.add_async("POST", base + "/sessions/{id}/verify", [&t](const api_request& r) -> boost::asio::awaitable<api_response> {
+        auto* s = t.find(r.params.at("id"));
+        if (!s) co_return api_error(404, "no session `" + r.params.at("id") + "`");
+        auto pending = t.verify(*s);
+        auto rep = co_await std::move(pending);
+        json::array reasons;
+        for (auto& x : rep.reasons) reasons.push_back(json::string(x));
+        co_return ok(json::object{{"passed", rep.passed}, {"score", rep.score}, {"reasons", reasons}, {"report", report_json(rep)}});
     });
 }
 

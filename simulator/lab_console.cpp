@@ -14,6 +14,7 @@
 
 #include "fake_smtp/mail_policy.hpp"
 #include "simulator/mail_agent.hpp"
+#include "simulator/trainer_service.hpp"
 #include "support/ipv4.hpp"
 
 namespace sim {
@@ -214,9 +215,11 @@ void lab_console_world::retry_queue(const std::string& host) {
 
 // --- the session ---------------------------------------------------------------
 
-console_session::console_session(lab& l, std::string host) : lab_(l), world_(l), console_(world_, std::move(host)) {}
+console_session::console_session(lab& l, std::string host, trainer_service* trainer)
+    : lab_(l), trainer_(trainer), world_(l), console_(world_, std::move(host)) {}
 
 net::awaitable<void> console_session::run(std::string line, console_output out) {
+    if (trainer_) trainer_->note_console(console_.host(), line);
     auto reply = console_.run(line);
     auto pending = drive(std::move(reply), out, nullptr);
     co_await std::move(pending);
@@ -224,6 +227,7 @@ net::awaitable<void> console_session::run(std::string line, console_output out) 
 
 net::awaitable<void> console_session::run_interactive(
     std::string line, console_output out, std::function<net::awaitable<std::optional<std::string>>()> next_line) {
+    if (trainer_) trainer_->note_console(console_.host(), line);
     auto reply = console_.run(line);
     auto pending = drive(std::move(reply), out, &next_line);
     co_await std::move(pending);
@@ -239,6 +243,15 @@ net::awaitable<void> console_session::drive(trainer::console_reply reply, consol
         if (!reply.action) co_return;
         auto action = *reply.action;
         auto* h = lab_.live().find_host(action.host);
+        if (action.what == trainer::console_action::kind::trainer) {
+            std::string text = "There is no trainer on this lab.\n";
+            if (trainer_) {
+                auto pending = trainer_->console_command(action.name);
+                text = co_await std::move(pending);
+            }
+            reply = console_.resume_trainer(text);
+            continue;
+        }
         if (action.what == trainer::console_action::kind::resolve ||
             action.what == trainer::console_action::kind::nslookup) {
             std::vector<ipv4> servers;
@@ -294,7 +307,8 @@ net::awaitable<void> console_session::drive(trainer::console_reply reply, consol
                             if (!rec) transcript.assign(buf.data(), n);
                         }
                     } else {
-                        out("Connected to " + action.name + ". Type ^] or ~. on a line of its own to close.\n");
+                        out("Connecting To " + action.name + "...\nConnected to " + action.name +
+                            ". Type ^] or ~. on a line of its own to close.\n");
                         bool open = true;
                         while (open) {
                             auto read = socket.async_read_some(net::buffer(buf), tok);
@@ -307,7 +321,7 @@ net::awaitable<void> console_session::drive(trainer::console_reply reply, consol
                                 continue;
                             }
                             auto typed = std::get<1>(r);
-                            if (!typed || *typed == "^]" || *typed == "~.") {
+                            if (!typed || *typed == "^]" || *typed == "~." || *typed == "\x1d") {
                                 open = false;
                                 break;
                             }
@@ -315,7 +329,7 @@ net::awaitable<void> console_session::drive(trainer::console_reply reply, consol
                             auto [wec, w] = co_await net::async_write(socket, net::buffer(bytes), tok);
                             if (wec) break;
                         }
-                        transcript = "Connection to host lost.\n";
+                        outcome = "closed";  // the session was shown as it went
                     }
                 }
                 boost::system::error_code ignored;

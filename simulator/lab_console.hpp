@@ -42,9 +42,12 @@ using console_output = std::function<void(const std::string&)>;
 
 /// One console session on a lab: runs lines through trainer::console and
 /// carries out its real actions (lookups, telnet) from the current host's address.
+class trainer_service;
+
 class console_session {
 public:
-    console_session(lab& l, std::string host);
+    /// `trainer` answers the trainer's commands and keeps the lines as evidence (may be null).
+    console_session(lab& l, std::string host, trainer_service* trainer = nullptr);
 
     /// Runs one line to completion; output goes to `out`. A telnet reads the
     /// banner and closes (the HTTP console); use `interactive` for a terminal.
@@ -62,6 +65,7 @@ private:
                                        std::function<boost::asio::awaitable<std::optional<std::string>>()>* next_line);
 
     lab& lab_;
+    trainer_service* trainer_;
     lab_console_world world_;
     trainer::console console_;
     bool finished_ = false;

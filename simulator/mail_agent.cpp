@@ -156,9 +156,10 @@ std::unique_ptr<fake_smtp::server_policy> mail_agent::open_session(std::uint32_t
     config.hostname = cfg.hostname;
     config.max_message_size = view.max_message_size;
     config.max_recipients = view.max_recipients;
-    // smtp.rate_limit: connections per client host per minute of lab time.
+    // smtp.rate_limit: connections per client host per minute of lab time. Clients
+    // that are no lab host (127.0.0.1, 127.0.0.2...) are all the vantage host.
     if (view.service.rate_limit_per_minute > 0) {
-        auto& times = recent_connections_[client];
+        auto& times = recent_connections_[lab_.counts_as(client)];
         auto now = lab_.now();
         while (!times.empty() && now - times.front() >= std::chrono::minutes(1)) times.pop_front();
         if (static_cast<int>(times.size()) >= view.service.rate_limit_per_minute)
@@ -205,8 +206,8 @@ std::string mail_agent::store_in_folder(stored_message m) {
 }
 
 std::string mail_agent::enqueue(const std::string& id, const std::string& mail_from,
-                                const std::vector<std::string>& rcpts, std::string data) {
-    auto& e = queue_.add(id, mail_from, rcpts, std::move(data), lab_.now());
+                                const std::vector<std::string>& rcpts, std::string data, bool body_8bit) {
+    auto& e = queue_.add(id, mail_from, rcpts, std::move(data), lab_.now(), body_8bit);
     if (auto* s = lab_.store())
         if (auto err = s->save_queue_entry(host_, e); !err.empty()) {
             queue_.remove(id);
@@ -266,7 +267,7 @@ net::awaitable<fake_smtp::delivery_outcome> mail_agent::deliver(fake_smtp::envel
         }
     }
     if (!relayed.empty())
-        if (auto err = enqueue(id, env.mail_from, relayed, full); !err.empty()) {
+        if (auto err = enqueue(id, env.mail_from, relayed, full, env.body_8bit); !err.empty()) {
             lab_.note("mail", host_, "cannot queue message " + id + ": " + err);
             out.failure = reply{451, "4.3.0", "Error: queue file write error"};
             co_return out;
@@ -440,7 +441,7 @@ void mail_agent::run_mta() {
         std::erase_if(list, [](auto& m) { return m.folder == "outbox"; });
     }
     for (auto& m : waiting) {
-        if (auto* st = lab_.store()) st->remove_message(host_, m.id);
+        if (auto* st = lab_.store()) st->remove_message(host_, m);
         route_from_outbox(m);
     }
 }
@@ -575,10 +576,14 @@ bool mail_agent::can_send() const {
 }
 
 void mail_agent::run_due() {
-    if (can_send())
-        for (auto& id : queue_.due(lab_.now()))
-            if (queue_.begin_attempt(id))
-                net::co_spawn(lab_.executor(), attempt(id), net::detached);
+    // A host that cannot send (IMC stopped or outbound not allowed, no TCP/IP)
+    // holds its queue without a timer: what is due stays due, and the next
+    // change of the live configuration kicks the queue again. Rescheduling for
+    // a time already past would spin.
+    if (!can_send()) return;
+    for (auto& id : queue_.due(lab_.now()))
+        if (queue_.begin_attempt(id))
+            net::co_spawn(lab_.executor(), attempt(id), net::detached);
     schedule_queue();
 }
 
@@ -588,13 +593,14 @@ net::awaitable<void> mail_agent::attempt(std::string id) {
     if (!e) co_return;
     auto mail_from = e->mail_from;
     auto data = e->data;
+    bool const body_8bit = e->body_8bit;
     std::map<std::string, std::vector<std::string>> by_domain;
     for (auto& r : e->recipients)
         if (r.what == fake_smtp::queued_recipient::state::pending)
             by_domain[fake_smtp::domain_of(r.address)].push_back(r.address);
     std::vector<attempt_result> results;
     for (auto& [domain, rcpts] : by_domain) {
-        auto pending = deliver_domain(domain, rcpts, mail_from, data);
+        auto pending = deliver_domain(domain, rcpts, mail_from, data, body_8bit);
         auto got = co_await std::move(pending);
         results.insert(results.end(), got.begin(), got.end());
     }
@@ -621,7 +627,8 @@ net::awaitable<void> mail_agent::attempt(std::string id) {
 
 net::awaitable<std::vector<attempt_result>> mail_agent::deliver_domain(std::string domain,
                                                                       std::vector<std::string> rcpts,
-                                                                      std::string mail_from, std::string data) {
+                                                                      std::string mail_from, std::string data,
+                                                                      bool body_8bit) {
     auto self = shared_from_this();
     std::vector<attempt_result> results;
     auto all = [&](outcome what, const std::string& error, const std::string& status, const std::string& remote = {}) {
@@ -718,7 +725,7 @@ net::awaitable<std::vector<attempt_result>> mail_agent::deliver_domain(std::stri
         }
         fake_smtp::client_config cc;
         cc.helo_name = cfg.hostname;
-        fake_smtp::outgoing_message m{mail_from, rcpts, data, false};
+        fake_smtp::outgoing_message m{mail_from, rcpts, data, body_8bit};
         auto sleeper = [ctx = &lab_](std::chrono::milliseconds d) { return ctx->sleep(d); };
         auto pending = fake_smtp::send_message(lab_.executor(), own, address, lab_.smtp_port(), cc, std::move(m), {},
                                                sleeper);
@@ -750,7 +757,10 @@ net::awaitable<std::vector<attempt_result>> mail_agent::deliver_domain(std::stri
             if (a.what != outcome::delivered) {
                 a.error = rr.answer.code ? reply_text(rr.answer)
                                          : (res.transport_error.empty() ? std::string("no reply") : res.transport_error);
-                a.status = rr.answer.enhanced.empty() ? status_for(a.error) : rr.answer.enhanced;
+                // A reply without an enhanced code still has a class: a 554
+                // greeting is a permanent failure (5.0.0), not a connection problem.
+                auto status = rr.answer.status();
+                a.status = status.empty() ? status_for(a.error) : status;
             }
             results.push_back(std::move(a));
         }

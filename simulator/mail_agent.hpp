@@ -59,6 +59,9 @@ public:
     virtual state_store* store() = 0;
     /// The host's SMTP settings for one new connection (faults' gates drawn now).
     virtual connection_view open_connection(const std::string& host) = 0;
+    /// The host a connection from `client` comes from, by address: the client's
+    /// own for a lab host, else the vantage host's (SPEC 2).
+    virtual ipv4 counts_as(ipv4 client) const = 0;
 };
 
 /// An RFC 5322 message as a lab user writes one: Date, From, To, Subject,
@@ -136,7 +139,7 @@ private:
     void exchange_ndr(const std::string& sender_mailbox, const std::string& original,
                       const std::vector<fake_smtp::queued_recipient>& failed, const std::string& reason);
     std::string enqueue(const std::string& id, const std::string& mail_from, const std::vector<std::string>& rcpts,
-                        std::string data);
+                        std::string data, bool body_8bit = false);
     void bounce(const std::string& original_from, const std::string& data,
                 const std::vector<fake_smtp::queued_recipient>& failed, const std::string& arrival);
     void schedule_queue();
@@ -144,7 +147,8 @@ private:
     net::awaitable<void> attempt(std::string id);
     net::awaitable<std::vector<fake_smtp::attempt_result>> deliver_domain(std::string domain,
                                                                          std::vector<std::string> rcpts,
-                                                                         std::string mail_from, std::string data);
+                                                                         std::string mail_from, std::string data,
+                                                                         bool body_8bit);
     void record(const std::string& peer, bool outbound, const std::string& line);
 
     mail_context& lab_;
@@ -152,7 +156,7 @@ private:
     std::map<std::string, std::vector<stored_message>> mailboxes_;
     fake_smtp::outbound_queue queue_;
     std::deque<smtp_event> events_;
-    std::map<ipv4, std::deque<duration>> recent_connections_;  // per client, for the rate limit
+    std::map<ipv4, std::deque<duration>> recent_connections_;  // per client host, for the rate limit
     std::optional<duration> wakeup_;                           // when the queue timer is set for
     std::map<std::string, std::vector<stored_message>> connector_queues_;
 };

@@ -56,7 +56,8 @@ std::vector<service_info> services_of(const host_config& h) {
         out.push_back({"msexchangesa", "Microsoft Exchange System Attendant", true});
         out.push_back({"msexchangeis", is_name, e.store_running});
         out.push_back({"msexchangemta", mta_name, e.mta_running});
-        if (e.imc.installed) out.push_back({"msexchangeimc", imc_name, e.imc.running});
+        // The IMC is the Exchange server's SMTP service: smtp.port_closed on it stops it too.
+        if (e.imc.installed) out.push_back({"msexchangeimc", imc_name, e.imc.running && h.smtp_service.running});
     }
     std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.display < b.display; });
     return out;
@@ -85,6 +86,11 @@ service_result start_service(host_config& h, std::string_view key) {
             r.events.push_back({7003, "Service Control Manager", "Error", "System",
                                 "The " + std::string(imc_name) +
                                     " service depends on the following nonexistent service: Tcpip"});
+            // The guide looks for both IDs in the Event Viewer.
+            r.events.push_back({1075, "Service Control Manager", "Error", "System",
+                                "The " + std::string(imc_name) +
+                                    " service could not start: the dependency service does not exist or has been "
+                                    "marked for deletion (error 1075)."});
             return r;
         }
         // Windows NT starts what a service depends on first.
@@ -139,6 +145,7 @@ service_result start_service(host_config& h, std::string_view key) {
         return r;
     }
     *running = true;
+    if (info.key == "msexchangeimc") h.smtp_service.running = true;
     r.ok = true;
     r.output += started(info.display);
     r.changed.push_back(info.key);

@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 
 #include "fake_smtp/mail_policy.hpp"
+#include "support/random.hpp"
 
 namespace sim {
 
@@ -74,6 +75,13 @@ std::string safe(std::string_view name) {
     return out.empty() ? "_" : out;
 }
 
+// The file name of one copy of a message: id, folder and mailbox (cut to
+// stay well inside a file name's 255 bytes; the meta file holds it whole).
+std::string copy_key(const stored_message& m) {
+    return m.id + "." + m.folder + "." + safe(m.mailbox).substr(0, 120) + "." +
+           std::to_string(support::fnv1a(m.mailbox) % 100000);
+}
+
 json::array strings(const std::vector<std::string>& v) {
     json::array a;
     for (auto& s : v) a.emplace_back(ascii(s));
@@ -124,10 +132,13 @@ std::string state_store::save_message(const std::string& host, const stored_mess
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec) return "cannot create " + dir.string() + ": " + ec.message();
-    if (auto err = write_durably(dir / (m.id + ".eml"), m.data); !err.empty()) return err;
+    // One message reaches several mailboxes (and an Exchange sender's Sent
+    // folder) under one id: each copy has its own files.
+    auto key = copy_key(m);
+    if (auto err = write_durably(dir / (key + ".eml"), m.data); !err.empty()) return err;
     json::object meta{{"id", m.id},       {"mailbox", ascii(m.mailbox)}, {"folder", m.folder},
                       {"from", ascii(m.from)}, {"to", strings(m.to)},    {"received_ms", m.received.count()}};
-    return write_durably(dir / (m.id + ".meta"), json::serialize(meta));
+    return write_durably(dir / (key + ".meta"), json::serialize(meta));
 }
 
 std::string state_store::save_queue_entry(const std::string& host, const fake_smtp::queue_entry& e) {
@@ -145,6 +156,7 @@ std::string state_store::save_queue_entry(const std::string& host, const fake_sm
                          {"status", ascii(r.status)}, {"remote", ascii(r.remote)}});
     json::object meta{{"id", e.id},
                       {"mail_from", ascii(e.mail_from)},
+                      {"body_8bit", e.body_8bit},
                       {"arrived_ms", e.arrived.count()},
                       {"next_attempt_ms", e.next_attempt.count()},
                       {"attempts", e.attempts},
@@ -160,11 +172,12 @@ void state_store::remove_queue_entry(const std::string& host, const std::string&
     fs::remove(dir / (id + ".eml"), ec);
 }
 
-void state_store::remove_message(const std::string& host, const std::string& id) {
+void state_store::remove_message(const std::string& host, const stored_message& m) {
     auto dir = fs::path(dir_) / "messages" / safe(host);
+    auto key = copy_key(m);
     std::error_code ec;
-    fs::remove(dir / (id + ".meta"), ec);
-    fs::remove(dir / (id + ".eml"), ec);
+    fs::remove(dir / (key + ".meta"), ec);
+    fs::remove(dir / (key + ".eml"), ec);
 }
 
 saved_state state_store::load() const {
@@ -209,6 +222,7 @@ saved_state state_store::load() const {
                     fake_smtp::queue_entry e;
                     e.id = text(o, "id");
                     e.mail_from = text(o, "mail_from");
+                    if (auto* b = o.if_contains("body_8bit"); b && b->is_bool()) e.body_8bit = b->as_bool();
                     e.arrived = fake_smtp::duration(number(o, "arrived_ms"));
                     e.next_attempt = fake_smtp::duration(number(o, "next_attempt_ms"));
                     e.attempts = static_cast<int>(number(o, "attempts"));

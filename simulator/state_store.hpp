@@ -45,7 +45,7 @@ public:
     std::string save_message(const std::string& host, const stored_message& m);
     std::string save_queue_entry(const std::string& host, const fake_smtp::queue_entry& e);
     void remove_queue_entry(const std::string& host, const std::string& id);
-    void remove_message(const std::string& host, const std::string& id);
+    void remove_message(const std::string& host, const stored_message& m);
     /// Reads back everything (messages and queue entries whose meta file exists).
     saved_state load() const;
 

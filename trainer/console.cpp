@@ -117,6 +117,16 @@ std::string mode_text(sim::transfer_mode m) {
     return "?";
 }
 
+std::string rule_text(const sim::smtp_rule& rule) {
+    switch (rule.what) {
+        case sim::smtp_rule::action::reject: return "reject " + std::to_string(rule.code);
+        case sim::smtp_rule::action::tempfail: return "tempfail " + std::to_string(rule.code);
+        case sim::smtp_rule::action::stall: return "stall";
+        case sim::smtp_rule::action::disconnect: return "disconnect";
+    }
+    return "?";
+}
+
 std::string size_text(std::uint64_t v) { return v == 0 ? "No limit" : support::format_size(v); }
 
 // Usage lines, shown by `help COMMAND` and after a syntax error.
@@ -150,7 +160,7 @@ constexpr std::array<command_help, 22> command_table = {{
      "Manages the zones of this DNS server."},
     {"admin",
      "admin imc [set KEY VALUE | install | configure | grant | rebuildqueue | reinstall | domain add D HOST | "
-     "domain delete D] | admin queue [retry] | admin gwart | admin connector NAME [set KEY VALUE | delete] | "
+     "domain delete D | rule delete PHASE] | admin queue [retry] | admin gwart | admin connector NAME [set KEY VALUE | delete] | "
      "admin mailbox [ALIAS [add|delete smtp ADDRESS]]",
      "The Exchange Administrator: the IMC's properties, its queue, the routing table, connectors and mailboxes."},
     {"smtpadmin",
@@ -275,7 +285,13 @@ console_reply console::dispatch(const words& w, std::string_view line) {
         r.quit = true;
     } else if (cmd == "briefing" || cmd == "hint" || cmd == "catalogue" || cmd == "diagnose" || cmd == "verify" ||
                cmd == "score") {
-        r.output = cmd + ": no training session is running on this lab (start one with the trainer).\n";
+        // The trainer lives with the lab: the shell asks it and resumes.
+        console_action act;
+        act.what = console_action::kind::trainer;
+        act.host = host_;
+        act.name = std::string(line);
+        pending_ = pending{cmd, "", 0, "", ""};
+        r.action = act;
     } else {
         std::vector<std::string_view> names;
         for (auto& c : command_table) names.emplace_back(c.name);
@@ -560,6 +576,8 @@ console_reply console::resume_telnet(const std::string& outcome, const std::stri
     if (!pending_) return {};
     auto p = *pending_;
     pending_.reset();
+    // An interactive session was shown as it went: only its end is left to say.
+    if (outcome == "closed") return {"\nConnection to host lost.\n", {}, false};
     std::string out = "Connecting To " + p.target + "...";
     if (outcome == "open") {
         out += "\n";
@@ -571,6 +589,12 @@ console_reply console::resume_telnet(const std::string& outcome, const std::stri
     out += "Could not open a connection to the host, on port " + std::to_string(p.port) + ": Connect failed";
     out += outcome == "refused" ? " (connection refused)\n" : " (timed out)\n";
     return {out, {}, false};
+}
+
+console_reply console::resume_trainer(const std::string& output) {
+    if (!pending_) return {};
+    pending_.reset();
+    return {output, {}, false};
 }
 
 // --- net start / stop ---------------------------------------------------------------
@@ -886,6 +910,11 @@ std::string console::admin_imc(const words& w) {
         out += "  Message size limit .... " + size_text(imc.max_message_size) + "\n";
         out += "  Recipients per message  " + (imc.max_recipients ? std::to_string(imc.max_recipients) : std::string("No limit")) + "\n";
         out += "  SMTP protocol log ..... " + imc.protocol_log + "\n";
+        auto& svc = h->smtp_service;
+        if (svc.rate_limit_per_minute)
+            out += "  Connection limit ...... " + std::to_string(svc.rate_limit_per_minute) + " a minute per client\n";
+        for (auto& [phase, rule] : svc.rules)
+            out += "  Policy rule ........... at " + std::string(sim::to_string(phase)) + ": " + rule_text(rule) + "\n";
         return out;
     }
     auto sub = to_lower(w[2]);
@@ -940,8 +969,10 @@ std::string console::admin_imc(const words& w) {
         }
         return usage("admin");
     }
+    if (sub == "rule" && w.size() == 5 && iequals(w[3], "delete")) return delete_rule(w[4], "admin imc");
     if (sub != "set" || w.size() < 5) return usage("admin");
     auto key = to_lower(w[3]);
+    if (key == "rate_limit") return set_rate_limit(w[4], "admin imc");
     std::string value;
     for (std::size_t i = 4; i < w.size(); ++i) value += (i > 4 ? " " : "") + w[i];
     if (key == "transfer_mode" || key == "mode") {
@@ -1009,7 +1040,7 @@ std::string console::admin_imc(const words& w) {
     }
     return "admin imc: there is no setting '" + w[3] +
            "' (transfer_mode, address_space, cost, smart_host, resolver_search_list, max_message_size, max_recipients, "
-           "protocol_log).\n";
+           "rate_limit, protocol_log).\n";
 }
 
 std::string console::admin_queue(const words& w) {
@@ -1155,19 +1186,35 @@ std::string console::admin_mailbox(const words& w) {
 
 // --- smtpadmin -------------------------------------------------------------------------------
 
+std::string console::delete_rule(const std::string& phase_text, const std::string& who) {
+    auto phase = sim::parse_phase(to_lower(phase_text));
+    if (!phase) return who + ": the phase is one of banner, ehlo, mail, rcpt, data, dot.\n";
+    if (!here()->smtp_service.rules.count(*phase)) return who + ": there is no rule at " + phase_text + ".\n";
+    auto err = change_host([&](sim::host_config& x) {
+        x.smtp_service.rules.erase(*phase);
+        return std::string{};
+    });
+    return err.empty() ? "The rule at " + to_lower(phase_text) + " was removed.\n" : who + ": " + err + "\n";
+}
+
+std::string console::set_rate_limit(const std::string& value, const std::string& who) {
+    auto n = is_none(value) ? std::optional<int>(0) : parse_count(value);
+    if (!n) return who + ": '" + value + "' is not a number (connections a minute per client, or none).\n";
+    auto err = change_host([&](sim::host_config& x) {
+        x.smtp_service.rate_limit_per_minute = *n;
+        return std::string{};
+    });
+    return err.empty() ? "rate_limit: " + (*n ? std::to_string(*n) + " connections a minute per client" : std::string("none")) + ".\n"
+                       : who + ": " + err + "\n";
+}
+
 std::string console::smtpadmin_show() const {
     auto* h = here();
     auto& s = *h->smtp;
     auto& svc = h->smtp_service;
     std::vector<std::string> routes, rules;
     for (auto& r : s.routes) routes.push_back(r.domain + " -> " + r.next_hop);
-    for (auto& [phase, rule] : svc.rules) {
-        std::string what = rule.what == sim::smtp_rule::action::reject     ? "reject " + std::to_string(rule.code)
-                           : rule.what == sim::smtp_rule::action::tempfail ? "tempfail " + std::to_string(rule.code)
-                           : rule.what == sim::smtp_rule::action::stall    ? std::string("stall")
-                                                                           : std::string("disconnect");
-        rules.push_back(std::string(sim::to_string(phase)) + ": " + what);
-    }
+    for (auto& [phase, rule] : svc.rules) rules.push_back(std::string(sim::to_string(phase)) + ": " + rule_text(rule));
     std::string out = "SMTP service on " + h->name + "\n";
     out += "  Service ............ " + std::string(svc.running ? "running" : "stopped") + "\n";
     out += "  Local domains ...... " + (s.local_domains.empty() ? std::string("(none)") : join(s.local_domains)) + "\n";
@@ -1243,15 +1290,7 @@ std::string console::smtpadmin(const words& w) {
         }
         return usage("smtpadmin");
     }
-    if (sub == "rule" && w.size() == 4 && iequals(w[2], "delete")) {
-        auto phase = sim::parse_phase(to_lower(w[3]));
-        if (!phase) return "smtpadmin: the phase is one of banner, ehlo, mail, rcpt, data, dot.\n";
-        if (!h->smtp_service.rules.count(*phase)) return "smtpadmin: there is no rule at " + w[3] + ".\n";
-        return edit([&](sim::host_config& x) {
-            x.smtp_service.rules.erase(*phase);
-            return std::string{};
-        }, "The rule at " + to_lower(w[3]) + " was removed.");
-    }
+    if (sub == "rule" && w.size() == 4 && iequals(w[2], "delete")) return delete_rule(w[3], "smtpadmin");
     if (sub != "set" || w.size() < 4) return usage("smtpadmin");
     auto key = to_lower(w[2]);
     std::string value;
@@ -1264,15 +1303,14 @@ std::string console::smtpadmin(const words& w) {
             return std::string{};
         }, "max_message_size: " + size_text(*n) + ".");
     }
-    if (key == "max_recipients" || key == "max_hops" || key == "rate_limit") {
-        auto n = key == "rate_limit" && is_none(value) ? std::optional<int>(0) : parse_count(value);
-        if (!n || (key != "rate_limit" && *n < 1)) return "smtpadmin: '" + value + "' is not a positive number.\n";
+    if (key == "rate_limit") return set_rate_limit(value, "smtpadmin");
+    if (key == "max_recipients" || key == "max_hops") {
+        auto n = parse_count(value);
+        if (!n || *n < 1) return "smtpadmin: '" + value + "' is not a positive number.\n";
         return edit([&](sim::host_config& x) {
-            if (key == "max_recipients") x.smtp->max_recipients = *n;
-            else if (key == "max_hops") x.smtp->max_hops = *n;
-            else x.smtp_service.rate_limit_per_minute = *n;
+            (key == "max_recipients" ? x.smtp->max_recipients : x.smtp->max_hops) = *n;
             return std::string{};
-        }, key + ": " + (*n ? value : std::string("none")) + ".");
+        }, key + ": " + value + ".");
     }
     if (key == "smart_host") {
         auto v = is_none(value) ? std::string() : value;

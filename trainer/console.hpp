@@ -86,6 +86,7 @@ struct console_action {
         resolve,   ///< look `name` up (A) as the host would, then resume_resolve()
         nslookup,  ///< ask `server` (or the host's first DNS server) for `name`, then resume_nslookup()
         telnet,    ///< open a TCP connection to `address`:`port` (interactive in a terminal)
+        trainer,   ///< a trainer command (`name` holds the line): the lab's trainer answers, then resume_trainer()
     };
     kind what = kind::resolve;
     std::string host;      ///< the host acting
@@ -128,8 +129,11 @@ public:
     console_reply resume_resolve(const lookup_result& result);
     console_reply resume_nslookup(const lookup_result& result);
     /// telnet finished (POST /console: banner read, connection closed; or the
-    /// interactive session ended): `outcome` is "open", "refused" or "timeout".
+    /// interactive session ended): `outcome` is "open" (with what the server
+    /// said), "closed" (an interactive session, already shown), "refused" or "timeout".
     console_reply resume_telnet(const std::string& outcome, const std::string& transcript);
+    /// The trainer answered a trainer command (or there is no trainer: `output` says so).
+    console_reply resume_trainer(const std::string& output);
 
     /// The host the console is logged on to.
     const std::string& host() const { return host_; }
@@ -180,6 +184,9 @@ private:
     std::string admin_mailbox(const words& w);
     std::string smtpadmin(const words& w);
     std::string smtpadmin_show() const;
+    /// smtpadmin / admin imc: remove a policy rule; set the per-client connection rate.
+    std::string delete_rule(const std::string& phase, const std::string& who);
+    std::string set_rate_limit(const std::string& value, const std::string& who);
     std::string client(const words& w);
     std::string netmon(const words& w) const;
 

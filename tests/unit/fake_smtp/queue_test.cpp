@@ -95,4 +95,15 @@ TEST(queue, order_next_wakeup_restore_and_remove) {
     EXPECT_TRUE(q.finish_attempt("nope", {}, duration(0)).failed.empty());
 }
 
+TEST(queue, keeps_the_body_type_for_the_next_hop) {
+    // RFC 6152 3: a message that came in as BODY=8BITMIME goes on as one.
+    fake_smtp::outbound_queue q;
+    q.add("7bit", "", {"x@y.example"}, "1", duration(0));
+    q.add("8bit", "", {"x@y.example"}, "2", duration(0), true);
+    EXPECT_FALSE(q.find("7bit")->body_8bit);
+    EXPECT_TRUE(q.find("8bit")->body_8bit);
+    q.finish_attempt("8bit", {deferred("x@y.example")}, duration(1s));
+    EXPECT_TRUE(q.find("8bit")->body_8bit);
+}
+
 }  // namespace

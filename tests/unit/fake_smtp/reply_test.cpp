@@ -55,6 +55,16 @@ TEST(reply, classes) {
     EXPECT_FALSE((reply{554, "", ""}).transient());
 }
 
+TEST(reply, status_falls_back_to_the_class) {
+    // A 554 greeting carries no enhanced code (RFC 2034) but is still permanent.
+    EXPECT_EQ((reply{554, "", "mx.example ESMTP not accepting connections"}).status(), "5.0.0");
+    EXPECT_EQ((reply{421, "", "mx.example Service unavailable"}).status(), "4.0.0");
+    EXPECT_EQ((reply{550, "5.1.1", "no such user"}).status(), "5.1.1");
+    // No reply at all (a time-out or a lost connection): the caller decides.
+    EXPECT_EQ((reply{0, "", "timed out"}).status(), "");
+    EXPECT_EQ((reply{0, "4.4.2", "connection closed"}).status(), "4.4.2");
+}
+
 TEST(parse_reply, accepts_bare_lf_and_missing_text) {
     reply r;
     ASSERT_TRUE(parse_reply("250-a\n250 b\n", r));

@@ -1,7 +1,10 @@
 #include "trainer/console.hpp"
 
+#include <filesystem>
+
 #include <gtest/gtest.h>
 
+#include "trainer/fixes.hpp"
 #include "simulator/catalogue.hpp"
 #include "simulator/faults.hpp"
 #include "simulator/net.hpp"
@@ -509,3 +512,64 @@ TEST_F(ConsoleTest, EveryFaultOfTheCatalogueCanBeFixedFromTheConsole) {
 }
 
 }  // namespace
+
+// --- the fixes `mailsim explain` prints ------------------------------------------
+
+namespace {
+
+// Injects every fault of a scenario into a model of its lab, runs the console
+// commands fixes_for() gives, and expects every fault cleared.
+void fix_everything(const sim::scenario& s) {
+    fake_world w(s.answer);
+    auto faults = sim::resolve_faults(s.faults, s.lab.seed);
+    w.change("inject", [&](sim::configuration& c) {
+        for (auto& f : faults) sim::apply_fault(c, f);
+        return std::string{};
+    });
+    for (auto& f : faults) {
+        SCOPED_TRACE(f.kind);
+        auto steps = trainer::fixes_for(f, s.answer);
+        ASSERT_FALSE(steps.empty()) << "no fix for " << f.kind;
+        for (auto& step : steps) {
+            console c(w, step.host);
+            auto r = c.run(step.command);
+            EXPECT_FALSE(r.action) << step.command;
+            EXPECT_FALSE(has(r.output, "Usage:")) << step.command << "\n" << r.output;
+            EXPECT_FALSE(has(r.output, "not available here")) << step.command << "\n" << r.output;
+        }
+    }
+    for (auto& f : faults) EXPECT_TRUE(sim::fault_cleared(w.live(), s.answer, f)) << f.kind << " still present";
+}
+
+}  // namespace
+
+TEST_F(ConsoleTest, FixesForEveryKindClearTheFault) {
+    auto table = fixes(s.answer);
+    for (auto& k : sim::catalogue()) {
+        std::string kind(k.kind);
+        SCOPED_TRACE(kind);
+        auto scenario = s;
+        scenario.faults.clear();
+        sim::fault_spec spec;
+        spec.id = "f1";
+        spec.kind = kind;
+        for (auto& [name, value] : table.at(kind).params) spec.params[name] = sim::fault_param{{value}, false, {}};
+        scenario.faults.push_back(spec);
+        fix_everything(scenario);
+    }
+}
+
+TEST(ConsoleFixes, EveryScenarioOfTheLibraryCanBeFixedFromTheConsole) {
+    namespace fs = std::filesystem;
+    int scenarios = 0;
+    for (auto& entry : fs::directory_iterator(std::string(MAILSIM_SOURCE_DIR) + "/scenarios")) {
+        if (entry.path().extension() != ".toml") continue;
+        SCOPED_TRACE(entry.path().filename().string());
+        sim::diagnostics d;
+        auto s = sim::load_scenario(entry.path().string(), d);
+        ASSERT_TRUE(s);
+        fix_everything(*s);
+        ++scenarios;
+    }
+    EXPECT_GE(scenarios, 40);
+}
