@@ -214,6 +214,11 @@ public:
         co_return beast::buffers_to_string(buf.data());
     }
 
+    void close() override {
+        close_requested_ = true;
+        signal_.cancel();
+    }
+
     net::awaitable<void> writer() {
         while (!closed_) {
             while (!queue_.empty() && !closed_) {
@@ -227,6 +232,13 @@ public:
                 }
             }
             if (closed_) break;
+            if (close_requested_) {
+                // A close may run beside the handler's pending read (one read and one write at a time).
+                auto [ec] = co_await ws_.async_close(websocket::close_code::normal, tok);
+                (void)ec;
+                closed_ = true;
+                co_return;
+            }
             signal_.expires_at(net::steady_timer::time_point::max());
             co_await signal_.async_wait(tok);
         }
@@ -253,6 +265,7 @@ private:
     net::steady_timer signal_;
     std::deque<std::string> queue_;
     bool closed_ = false;
+    bool close_requested_ = false;
 };
 
 }  // namespace

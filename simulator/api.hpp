@@ -41,6 +41,10 @@ public:
     virtual void send(std::string text) = 0;
     /// The next message from the peer; nullopt once the connection is closed.
     virtual boost::asio::awaitable<std::optional<std::string>> receive() = 0;
+    /// Ends the conversation: what is queued goes out, then a Close frame.
+    /// The handler may keep a receive() pending meanwhile; the channel's own
+    /// writer finishes the connection.
+    virtual void close() = 0;
 };
 
 using http_handler = std::function<api_response(const api_request&)>;

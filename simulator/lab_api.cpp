@@ -999,7 +999,7 @@ void add_lab_routes(api_router& router, lab& l, std::function<api_identity()> id
         auto* live_host = l.live().find_host(host);
         if (!live_host) {
             ch.send(json::serialize(json::object{{"error", "no host called `" + host + "`"}}));
-            co_return;
+            co_return;  // the channel sends what is queued and a Close frame
         }
         console_session session(l, live_host->name, trainer);
         // Lines from the peer, read by their own loop so that a telnet inside
@@ -1044,7 +1044,15 @@ void add_lab_routes(api_router& router, lab& l, std::function<api_identity()> id
                 if (!line) break;
                 auto pending = session.run_interactive(*line, send, next_line);
                 co_await std::move(pending);
+                if (session.finished()) break;
                 ch.send(json::serialize(json::object{{"prompt", session.prompt()}}));
+            }
+            // `exit`: say goodbye properly while the reader still waits; the
+            // channel's writer ends the connection after the Close frame.
+            ch.close();
+            while (!closed) {
+                signal.expires_at(boost::asio::steady_timer::time_point::max());
+                co_await signal.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
             }
         };
         co_await (reader() || main());

@@ -144,7 +144,8 @@ constexpr std::array<command_help, 22> command_table = {{
     {"ping", "ping HOST|ADDRESS", "Sends four echo requests from this host along the lab's network."},
     {"tracert", "tracert HOST|ADDRESS", "Shows the routers a packet from this host crosses on its way."},
     {"nslookup", "nslookup [-type=A|MX|NS|SOA|CNAME|PTR|TXT] NAME [SERVER]",
-     "Asks a DNS server (this host's first one by default) for NAME, for real."},
+     "Asks a DNS server for NAME, for real: SERVER, else this host's DNS servers in order. An address is looked up "
+     "by its PTR record."},
     {"telnet", "telnet HOST|ADDRESS [PORT]", "Opens a real TCP connection from this host (port 23 unless given)."},
     {"net", "net start [SERVICE] | net stop SERVICE", "Lists the running services, or starts or stops one."},
     {"eventvwr", "eventvwr [application|system] [N]", "Shows this host's event log, newest first."},
@@ -156,7 +157,7 @@ constexpr std::array<command_help, 22> command_table = {{
      "Shows routers and links, or turns routing or a link on or off."},
     {"dnsadmin",
      "dnsadmin show [ZONE] | dnsadmin add|set ZONE NAME TYPE DATA | dnsadmin delete ZONE NAME TYPE [DATA] | "
-     "dnsadmin reload [ZONE]",
+     "dnsadmin reload",
      "Manages the zones of this DNS server."},
     {"admin",
      "admin imc [set KEY VALUE | install | configure | grant | rebuildqueue | reinstall | domain add D HOST | "
@@ -493,6 +494,12 @@ console_reply console::nslookup(const words& w) {
         }
     }
     if (name.empty()) return {usage("nslookup") + "(The interactive mode of nslookup is not available here.)\n", {}, false};
+    if (auto a = parse_ipv4(name); a && type == "A") {
+        // Like nslookup: an address is looked up by its name in in-addr.arpa.
+        name = std::to_string(*a & 0xff) + "." + std::to_string((*a >> 8) & 0xff) + "." + std::to_string((*a >> 16) & 0xff) +
+               "." + std::to_string(*a >> 24) + ".in-addr.arpa";
+        type = "PTR";
+    }
     auto* h = here();
     if (!h->tcpip_installed) return {"*** Can't find server address: TCP/IP is not installed.\n", {}, false};
     if (!server.empty() && !parse_ipv4(server) && !cfg().find_host(server))
@@ -649,6 +656,7 @@ std::string console::eventvwr(const words& w) const {
         else return usage("eventvwr");
     }
     auto events = world_.events(host_);
+    if (!log.empty()) log = upper(log.substr(0, 1)) + to_lower(log.substr(1));
     std::string out = "Event Viewer - " + (log.empty() ? std::string("Application and System Logs") : log + " Log") +
                       " on \\\\" + upper(host_) + "\n\n";
     out += pad("Date", 9) + pad("Time", 12) + pad("Source", 24) + pad("Type", 12) + pad("Event", 6) + "Description\n";
@@ -898,7 +906,7 @@ std::string console::admin_imc(const words& w) {
         std::vector<std::string> domains;
         for (auto& d : imc.email_domains) domains.push_back(d.domain + " -> " + d.host);
         std::string out = "Internet Mail Connector (" + h->name + ") properties\n";
-        out += "  Service ............... " + std::string(imc.running ? "Started" : "Stopped") + "\n";
+        out += "  Service ............... " + std::string(imc.running && h->smtp_service.running ? "Started" : "Stopped") + "\n";
         out += "  Transfer mode ......... " + mode_text(imc.mode) + "\n";
         out += "  Address space ......... " + join(imc.address_space) + " (cost " + std::to_string(imc.cost) + ")\n";
         out += "  Delivery .............. " +
@@ -1443,7 +1451,7 @@ std::string console::client(const words& w) {
         auto n = parse_count(w[2]);
         if (!n || *n < 1 || static_cast<std::size_t>(*n) > last_list_.size())
             return "client: there is no message " + w[2] + " in the last folder listed (" + std::to_string(last_list_.size()) +
-                   " messages).\n";
+                   (last_list_.size() == 1 ? " message).\n" : " messages).\n");
         auto& m = last_list_[static_cast<std::size_t>(*n - 1)];
         auto text = m.data;
         // Long bodies (a --size test) are cut; headers and the start are what matter.
@@ -1469,7 +1477,7 @@ std::string console::netmon(const words& w) const {
         return usage("netmon");
     }
     auto lines = world_.traffic(host_);
-    std::string out = "Network Monitor on " + here()->name + " (lab time " + world_.clock_text() + ")\n";
+    std::string out = "Network Monitor on " + here()->name + ", " + world_.clock_text() + "\n";
     if (lines.empty()) return out + "(no traffic yet)\n";
     std::size_t first = lines.size() > limit ? lines.size() - limit : 0;
     for (std::size_t i = first; i < lines.size(); ++i) {

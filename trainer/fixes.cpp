@@ -162,6 +162,10 @@ std::vector<console_step> fixes_for(const fault& f, const sim::configuration& an
             for (auto& r : x->smtp->routes)
                 if (support::iequals(r.domain, domain)) next = r.next_hop;
             out.push_back({x->name, next.empty() ? "smtpadmin route delete " + domain : "smtpadmin route add " + domain + " " + next});
+            // The loop made the host relay the domain too; the answer may not.
+            bool relays = false;
+            for (auto& d : x->smtp->relay_domains) relays = relays || support::iequals(d, domain);
+            if (!relays) out.push_back({x->name, "smtpadmin relay delete " + domain});
         }
     } else if (k == "mail.ndr_loop") {
         for (auto& n : f.list("hosts")) {
