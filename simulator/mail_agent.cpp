@@ -177,8 +177,11 @@ void mail_agent::record(const std::string& peer, bool outbound, const std::strin
 void mail_agent::transcript(std::uint32_t client, bool from_server, const std::string& line) {
     auto peer = support::format_ipv4(client);
     auto text = (from_server ? "<<< " : ">>> ") + line;
-    record(peer, false, text);
-    lab_.note("smtp", host_, peer + " " + text);  // the protocol log
+    record(peer, false, text);  // netmon sees the wire whatever the server logs
+    // The protocol log: an Exchange IMC writes it only at the level its
+    // Diagnostics Logging asks for (none: nothing; medium and maximum: the dialogue).
+    if (auto* h = live_host(); h && h->exchange && h->exchange->imc.protocol_log == "none") return;
+    lab_.note("smtp", host_, peer + " " + text);
 }
 
 std::string mail_agent::store_local(const std::string& mailbox, const std::string& mail_from,

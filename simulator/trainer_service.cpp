@@ -110,15 +110,19 @@ trainer::report trainer_service::report(const trainer::session& s) const {
         if (e.kind == "dns" && e.query && !inside(e.query->client)) {
             r.trail.push_back({e.sim - skipped_, e.wall_ms, "dns", e.host + ": " + e.describe()});
             ++taken;
-        } else if (e.kind == "smtp") {
-            auto space = e.text.find(' ');
-            auto peer = support::parse_ipv4(e.text.substr(0, space));
-            if (peer && !inside(*peer)) {
-                r.trail.push_back({e.sim - skipped_, e.wall_ms, "smtp", e.host + ": " + e.text});
-                ++taken;
-            }
         }
     }
+    // SMTP as each host saw it on the wire (an IMC's protocol log may be off):
+    // dialogues with peers that are not lab hosts.
+    for (auto& agent : lab_.mail_agents())
+        for (auto& e : agent->events()) {
+            if (taken >= 1000) break;
+            auto peer = support::parse_ipv4(e.peer);
+            if (e.outbound || !peer || inside(*peer) || e.at - skipped_ < s.started()) continue;
+            auto wall = lab_.started_wall_ms() + static_cast<std::int64_t>(e.at.count() / std::max(0.000001, lab_.speed()));
+            r.trail.push_back({e.at - skipped_, wall, "smtp", agent->host() + ": " + e.peer + " " + e.line});
+            ++taken;
+        }
     std::stable_sort(r.trail.begin(), r.trail.end(), [](auto& a, auto& b) { return a.at < b.at; });
     return r;
 }
