@@ -110,26 +110,20 @@ std::string tail(std::string_view text, std::size_t lines = 6) {
 
 std::string finding_text(const finding& f) { return f.kind + " " + (f.target.empty() ? "(no target)" : f.target); }
 
-// Text made safe for XML 1.0: markup escaped, invalid UTF-8 and control
-// characters other than tab, LF and CR replaced.
-std::string xml_escape(std::string_view s) {
+// Text with invalid UTF-8 (overlongs, surrogates, code points past U+10FFFF)
+// replaced by '?', and control characters other than tab, LF and CR too
+// unless `keep_controls` (JSON escapes them; XML 1.0 cannot carry them).
+std::string clean_text(std::string_view s, bool keep_controls = false) {
     std::string out;
     out.reserve(s.size());
     for (std::size_t i = 0; i < s.size();) {
         auto c = static_cast<unsigned char>(s[i]);
         if (c < 0x80) {
-            switch (c) {
-                case '&': out += "&amp;"; break;
-                case '<': out += "&lt;"; break;
-                case '>': out += "&gt;"; break;
-                case '"': out += "&quot;"; break;
-                case '\'': out += "&apos;"; break;
-                default: out += (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f ? '?' : static_cast<char>(c);
-            }
+            bool control = (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f;
+            out += control && !keep_controls ? '?' : static_cast<char>(c);
             ++i;
             continue;
         }
-        // A well-formed UTF-8 sequence (no overlongs, surrogates or code points past U+10FFFF) is kept.
         std::size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
         bool ok = n > 0 && c <= 0xf4 && i + n <= s.size();
         std::uint32_t cp = ok ? (c & (0x7f >> n)) : 0;
@@ -146,6 +140,25 @@ std::string xml_escape(std::string_view s) {
         } else {
             out += '?';
             ++i;
+        }
+    }
+    return out;
+}
+
+// Text made safe for XML 1.0 character data and attribute values.
+std::string xml_escape(std::string_view s) {
+    std::string out;
+    for (char c : clean_text(s)) {
+        switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&quot;"; break;
+            case '\'': out += "&apos;"; break;
+            case '\n': out += "&#10;"; break;
+            case '\r': out += "&#13;"; break;
+            case '\t': out += "&#9;"; break;
+            default: out += c;
         }
     }
     return out;
@@ -168,7 +181,7 @@ std::optional<std::vector<finding>> parse_findings(std::string_view text, std::s
     auto first_line = [&] {
         auto t = trim(text);
         auto line = t.substr(0, std::min(t.find('\n'), std::size_t{80}));
-        return xml_escape(line);
+        return clean_text(line);
     };
     if (trim(text).empty()) {
         error = "the tool printed nothing on stdout; expected {\"findings\": [...]}";
@@ -195,7 +208,7 @@ std::optional<std::vector<finding>> parse_findings(std::string_view text, std::s
         auto* target = f ? f->if_contains("target") : nullptr;
         if (!kind || !kind->is_string() || (target && !target->is_string() && !target->is_null())) {
             error = "finding " + std::to_string(n) + " must be {\"kind\": \"...\", \"target\": \"...\"}, got " +
-                    xml_escape(json::serialize(item).substr(0, 120));
+                    clean_text(json::serialize(item).substr(0, 120));
             return std::nullopt;
         }
         out.push_back({std::string(kind->get_string()),
@@ -381,7 +394,10 @@ std::vector<expected_finding_item> expected_findings(const scenario& s) {
         for (auto& e : *s.expect) out.push_back({{e.kind, e.target}, std::nullopt});
         return out;
     }
-    for (auto& f : resolve_faults(s.faults, s.lab.seed)) out.push_back({{f.kind, fault_target(f)}, f});
+    for (auto& f : resolve_faults(s.faults, s.lab.seed)) {
+        bool from_start = !f.timing.after || f.timing.after->count() == 0;
+        out.push_back({{f.kind, fault_target(f)}, f, from_start});
+    }
     return out;
 }
 
@@ -427,7 +443,7 @@ comparison compare_findings(const std::vector<expected_finding_item>& expected, 
             }
             matched[i] = true;
             hit = true;
-            c.found.push_back(got);
+            (expected[i].required ? c.found : c.late).push_back(got);
             break;
         }
         if (hit || repeat) continue;
@@ -442,7 +458,7 @@ comparison compare_findings(const std::vector<expected_finding_item>& expected, 
         }
     }
     for (std::size_t i = 0; i < expected.size(); ++i)
-        if (!matched[i]) c.missed.push_back(expected[i].f);
+        if (!matched[i] && expected[i].required) c.missed.push_back(expected[i].f);
     return c;
 }
 
@@ -584,7 +600,8 @@ std::vector<std::string> scenario_paths(const std::vector<std::string>& args, st
             std::vector<std::string> found;
             for (auto it = fs::recursive_directory_iterator(p, ec); !ec && it != fs::recursive_directory_iterator();
                  it.increment(ec))
-                if (it->is_regular_file() && it->path().extension() == ".toml" && !is_fragment_path(it->path().string()))
+                if (std::error_code fe; it->is_regular_file(fe) && it->path().extension() == ".toml" &&
+                                        !is_fragment_path(it->path().string()))
                     found.push_back(it->path().string());
             std::sort(found.begin(), found.end());
             out.insert(out.end(), found.begin(), found.end());
@@ -668,7 +685,8 @@ private:
         r.path = item.path;
         r.id = item.s ? item.s->meta.id : fs::path(item.path).stem().string();
         if (item.s) {
-            for (auto& e : expected_findings(*item.s)) r.expected.push_back(e.f);
+            for (auto& e : expected_findings(*item.s))
+                if (e.required) r.expected.push_back(e.f);
             r.expect_written = item.s->expect.has_value();
         }
         return r;
@@ -1031,6 +1049,7 @@ void print_report(const std::vector<scenario_result>& results, double total_seco
         if (!r.error.empty()) out << "    error:  " << r.error << "\n";
         for (auto& f : r.cmp.missed) out << "    missed: " << finding_text(f) << "\n";
         for (auto& f : r.cmp.extra) out << "    extra:  " << finding_text(f) << "\n";
+        for (auto& f : r.cmp.late) out << "    late:   " << finding_text(f) << " (a fault that starts later; not required)\n";
     }
     auto kinds = per_kind(results);
     if (!kinds.empty()) {
@@ -1059,7 +1078,7 @@ void print_report(const std::vector<scenario_result>& results, double total_seco
 
 json::array findings_json(const std::vector<finding>& v) {
     json::array a;
-    for (auto& f : v) a.push_back({{"kind", f.kind}, {"target", f.target}});
+    for (auto& f : v) a.push_back({{"kind", clean_text(f.kind)}, {"target", clean_text(f.target)}});
     return a;
 }
 
@@ -1072,19 +1091,20 @@ std::string report_json(const check_tool_options& o, const std::vector<scenario_
                        {"path", r.path},
                        {"result", r.status},
                        {"passed", r.status == "pass"},
-                       {"error", r.error.empty() ? json::value(nullptr) : json::value(r.error)},
+                       {"error", r.error.empty() ? json::value(nullptr) : json::value(clean_text(r.error))},
                        {"expect_source", r.expect_written ? "expect" : "faults"},
                        {"expected", findings_json(r.expected)},
                        {"found", findings_json(r.cmp.found)},
                        {"missed", findings_json(r.cmp.missed)},
                        {"extra", findings_json(r.cmp.extra)},
+                       {"late", findings_json(r.cmp.late)},
                        {"seconds", r.seconds},
                        {"tool_seconds", r.tool_seconds},
                        {"timed_out", r.timed_out},
                        {"tool_exit", r.tool_exit ? json::value(*r.tool_exit) : json::value(nullptr)},
                        {"prefix", r.prefix},
-                       {"stdout", xml_escape(r.tool_stdout)},
-                       {"stderr", xml_escape(r.tool_stderr)}};
+                       {"stdout", clean_text(r.tool_stdout, true)},
+                       {"stderr", clean_text(r.tool_stderr, true)}};
         scenarios.push_back(std::move(s));
     }
     json::array kinds;

@@ -60,9 +60,13 @@ std::optional<std::string> fill_placeholders(std::string_view command, const pla
 struct expected_finding_item {
     finding f;
     std::optional<fault> source;  ///< the fault, when the expectation is the scenario's faults
+    /// False for a fault that starts later (`after`): not active when the tool
+    /// starts, so not required, but finding it is no false alarm either.
+    bool required = true;
 };
 
-/// `[expect]` findings, else the scenario's faults with the lab seed's picks.
+/// `[expect]` findings, else the scenario's faults with the lab seed's picks
+/// (those active from the start required, the others tolerated).
 std::vector<expected_finding_item> expected_findings(const scenario& s);
 
 /// True when a reported finding names the expected one: same kind
@@ -70,9 +74,10 @@ std::vector<expected_finding_item> expected_findings(const scenario& s);
 /// trainer's diagnosis does (any entry of a list, a host by name or FQDN).
 bool finding_matches(const expected_finding_item& e, const finding& got, const configuration& answer);
 
-/// Found, missed and extra findings of one scenario.
+/// Found, missed and extra findings of one scenario; `late` are findings of
+/// faults that start later (neither required nor false alarms).
 struct comparison {
-    std::vector<finding> found, missed, extra;
+    std::vector<finding> found, missed, extra, late;
     bool passed() const { return missed.empty() && extra.empty(); }
 };
 comparison compare_findings(const std::vector<expected_finding_item>& expected, const std::vector<finding>& reported,

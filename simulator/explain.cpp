@@ -119,11 +119,15 @@ answer_key make_answer_key(const scenario& s, std::uint64_t seed) {
                 "`connection refused` instead of timing out; open ports time out as on a real network.");
         if (f.timing.gated() || f.timing.flap || f.timing.after)
             e.notes.push_back("Intermittent or delayed: one test proves little; repeat it, and advance the lab clock.");
-        k.expect.emplace_back(e.kind, e.target);
+        // A fault that starts later is not active when a tool runs (SPEC 3: by
+        // default a tool must report the active faults).
+        if (f.timing.after && f.timing.after->count() > 0) k.later.emplace_back(e.kind, e.target);
+        else k.expect.emplace_back(e.kind, e.target);
         k.faults.push_back(std::move(e));
     }
     if (s.expect) {
         k.expect.clear();
+        k.later.clear();
         k.expect_written = true;
         for (auto& x : *s.expect) k.expect.emplace_back(x.kind, x.target);
     }
@@ -177,6 +181,8 @@ void print_answer_key(const answer_key& k, std::ostream& out) {
         << (k.expect_written ? "from [expect]" : "the scenario's faults") << "):\n";
     if (k.expect.empty()) out << "  nothing\n";
     for (auto& [kind, target] : k.expect) out << "  " << pad(kind, 26) << " " << target << "\n";
+    for (auto& [kind, target] : k.later)
+        out << "  " << pad(kind, 26) << " " << target << "   (optional: starts later, so a tool may not see it)\n";
 }
 
 std::string answer_key_json(const answer_key& k) {
@@ -209,7 +215,9 @@ std::string answer_key_json(const answer_key& k) {
                           {"notes", std::move(notes)}});
     }
     json::array expect;
+    json::array later;
     for (auto& [kind, target] : k.expect) expect.push_back({{"kind", kind}, {"target", target}});
+    for (auto& [kind, target] : k.later) later.push_back({{"kind", kind}, {"target", target}});
     json::object o{{"scenario", k.id},
                    {"title", k.title},
                    {"path", k.path},
@@ -222,6 +230,7 @@ std::string answer_key_json(const answer_key& k) {
                    {"clean", k.faults.empty()},
                    {"faults", std::move(faults)},
                    {"expect", std::move(expect)},
+                   {"expect_later", std::move(later)},
                    {"expect_source", k.expect_written ? "expect" : "faults"}};
     return json::serialize(o);
 }

@@ -33,6 +33,8 @@ struct answer_key {
     std::vector<explained_fault> faults;
     /// What a diagnostic tool must report (kind, target): `[expect]`, else the faults.
     std::vector<std::pair<std::string, std::string>> expect;
+    /// Faults that start later (`after`): a tool may report them, need not.
+    std::vector<std::pair<std::string, std::string>> later;
     bool expect_written = false;  ///< true when `[expect]` gave them
 };
 
