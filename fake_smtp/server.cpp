@@ -15,6 +15,25 @@ namespace fake_smtp {
 namespace {
 constexpr auto tok = net::as_tuple(net::use_awaitable);
 
+// A lingering close: the server has said its last word and shut down its
+// sending side. Closing now, with the client's pipelined commands still
+// unread, would make the kernel answer with a reset that discards the replies
+// not yet delivered (the client would see "connection reset" instead of the
+// 421). So read and drop until the client closes too, within bounds.
+net::awaitable<void> drain(net::ip::tcp::socket& socket, net::steady_timer& timer, const smtp_limits& limits) {
+    using namespace net::experimental::awaitable_operators;
+    std::array<char, 8192> buf;
+    std::size_t dropped = 0;
+    timer.expires_after(limits.linger);
+    while (dropped < limits.linger_bytes) {
+        auto r = co_await (socket.async_read_some(net::buffer(buf), tok) || timer.async_wait(tok));
+        if (r.index() == 1) co_return;
+        auto [ec, n] = std::get<0>(r);
+        if (ec) co_return;  // end of file: the client has closed as well
+        dropped += n;
+    }
+}
+
 // Splits text into lines for the protocol log (without line endings).
 void log_lines(smtp_host& host, std::uint32_t client, bool from_server, std::string_view text) {
     while (!text.empty()) {
@@ -118,6 +137,10 @@ net::awaitable<void> smtp_server::session(net::ip::tcp::socket s) {
             auto& a = todo[i];
             if (a.what == server_action::kind::close) {
                 socket->shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+                if (!stopped_) {
+                    auto pending = drain(*socket, timer, limits_);
+                    co_await std::move(pending);
+                }
                 socket->close(ignored);
                 co_return;
             }

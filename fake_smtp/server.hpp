@@ -47,6 +47,11 @@ struct smtp_limits {
     /// time, not lab time: a person typing into telnet must not be cut off
     /// because the lab clock runs fast.
     std::chrono::seconds idle_timeout{300};
+    /// After the server closes a connection, how long and how much it still
+    /// reads (and drops) of what the client sends, so that its last replies
+    /// (a 421) are not lost to the reset a close with unread input causes.
+    std::chrono::milliseconds linger{1000};
+    std::size_t linger_bytes = 1 << 20;
 };
 
 /// An SMTP listener on one address: accepts connections and runs a
