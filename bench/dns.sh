@@ -101,22 +101,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# All descendants of a pid, the pid first.
-pid_tree() {
-    local out=$1 c
-    for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do out="$out $(pid_tree "$c")"; done
-    echo "$out"
-}
-# CPU time (ns) run so far by the given pids, all their threads (schedstat field 1).
-cpu_ns() {
-    local sum=0 p f a
-    for p in "$@"; do
-        for f in /proc/"$p"/task/*/schedstat; do
-            read -r a _ <"$f" 2>/dev/null && sum=$((sum + a))
-        done
-    done
-    echo "$sum"
-}
+# pid_tree and cpu_ns
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # CPU seconds (user + system) of this shell's children that have exited: bash's `times`.
 # Sets REPLY; must run in this shell, not in $(...).
 children_cpu_s() {
