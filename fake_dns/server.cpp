@@ -1,5 +1,6 @@
 #include "fake_dns/server.hpp"
 
+#include "support/listener.hpp"
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -143,15 +144,7 @@ net::awaitable<void> udp_server::reply_later(net::ip::udp::endpoint to, std::vec
 tcp_server::tcp_server(net::any_io_executor ex, std::shared_ptr<query_policy> policy, tcp_limits limits)
     : acceptor_(ex), policy_(std::move(policy)), limits_(limits) {}
 
-boost::system::error_code tcp_server::open(const net::ip::tcp::endpoint& at) {
-    boost::system::error_code ec;
-    acceptor_.open(at.protocol(), ec);
-    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(at, ec);
-    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
-    if (ec) acceptor_.close();
-    return ec;
-}
+boost::system::error_code tcp_server::open(const net::ip::tcp::endpoint& at) { return support::open_listener(acceptor_, at); }
 
 void tcp_server::start() {
     net::co_spawn(acceptor_.get_executor(), [self = shared_from_this()] { return self->accept_loop(); },
@@ -162,18 +155,13 @@ void tcp_server::stop() {
     stopped_ = true;
     boost::system::error_code ignored;
     acceptor_.close(ignored);
-    for (auto& w : sessions_)
-        if (auto s = w.lock()) s->close(ignored);
-    sessions_.clear();
+    support::close_sessions(sessions_);
 }
 
 int tcp_server::native_handle() { return acceptor_.native_handle(); }
 
 std::vector<int> tcp_server::session_handles() {
-    std::vector<int> out;
-    for (auto& w : sessions_)
-        if (auto s = w.lock(); s && s->is_open()) out.push_back(s->native_handle());
-    return out;
+    return support::open_session_handles(sessions_);
 }
 
 net::ip::tcp::endpoint tcp_server::local_endpoint() const {

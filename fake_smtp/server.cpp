@@ -1,5 +1,6 @@
 #include "fake_smtp/server.hpp"
 
+#include "support/listener.hpp"
 #include <array>
 
 #include <boost/asio/as_tuple.hpp>
@@ -50,15 +51,7 @@ void log_lines(smtp_host& host, std::uint32_t client, bool from_server, std::str
 smtp_server::smtp_server(net::any_io_executor ex, std::shared_ptr<smtp_host> host, smtp_limits limits)
     : acceptor_(ex), host_(std::move(host)), limits_(limits) {}
 
-boost::system::error_code smtp_server::open(const net::ip::tcp::endpoint& at) {
-    boost::system::error_code ec;
-    acceptor_.open(at.protocol(), ec);
-    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(at, ec);
-    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
-    if (ec) acceptor_.close();
-    return ec;
-}
+boost::system::error_code smtp_server::open(const net::ip::tcp::endpoint& at) { return support::open_listener(acceptor_, at); }
 
 void smtp_server::start() {
     net::co_spawn(acceptor_.get_executor(), [self = shared_from_this()] { return self->accept_loop(); },
@@ -69,18 +62,13 @@ void smtp_server::stop() {
     stopped_ = true;
     boost::system::error_code ignored;
     acceptor_.close(ignored);
-    for (auto& w : sessions_)
-        if (auto s = w.lock()) s->close(ignored);
-    sessions_.clear();
+    support::close_sessions(sessions_);
 }
 
 int smtp_server::native_handle() { return acceptor_.native_handle(); }
 
 std::vector<int> smtp_server::session_handles() {
-    std::vector<int> out;
-    for (auto& w : sessions_)
-        if (auto s = w.lock(); s && s->is_open()) out.push_back(s->native_handle());
-    return out;
+    return support::open_session_handles(sessions_);
 }
 
 net::awaitable<void> smtp_server::accept_loop() {
