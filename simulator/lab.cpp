@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <unordered_map>
 
@@ -18,12 +20,14 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
 
 #include "fake_dns/resolver.hpp"
 #include "fake_dns/server.hpp"
 #include "fake_dns/wire.hpp"
 #include "fake_dns/zone.hpp"
 #include "simulator/catalogue.hpp"
+#include "simulator/config_json.hpp"
 #include "simulator/faults.hpp"
 #include "fake_smtp/server.hpp"
 #include "simulator/lab_clock.hpp"
@@ -38,6 +42,7 @@
 namespace sim {
 
 namespace net = boost::asio;
+namespace json = boost::json;
 using net::ip::tcp;
 using net::ip::udp;
 using support::format_ipv4;
@@ -331,7 +336,15 @@ struct lab::impl : mail_context {
     void activate(std::size_t i);
     void deactivate(std::size_t i, const std::string& state);
     void schedule_fault(std::size_t i);
+    void resume_fault(std::size_t i);
+    void end_fault(std::size_t i);
+    void flap_off(std::size_t i);
     void check_cleared();
+    // --state-dir: the live configuration, the faults and the lab clock (lab.json).
+    std::string live_path() const { return opts.state_dir.empty() ? std::string{} : opts.state_dir + "/lab.json"; }
+    std::string snapshot() const;
+    std::string restore(const std::string& text);
+    void save_live();
     bool gate(fault_rt& fr);
     void cancel_timers(fault_rt& fr) {
         for (auto id : fr.timers) clock->schedule.cancel(id);
@@ -503,9 +516,20 @@ std::string lab::start() {
     m.dns_port = m.def.lab.dns_port.value_or(standard ? 53 : 5353);
     m.smtp_port_number = m.def.lab.smtp_port.value_or(standard ? 25 : 2525);
 
+    // A state directory that holds a lab's live configuration takes it up
+    // again: the lab clock where it was, then faults and configuration.
+    std::string saved_live;
     if (!m.opts.state_dir.empty()) {
         m.store_ = std::make_unique<state_store>(m.opts.state_dir);
         if (auto err = m.store_->open(); !err.empty()) return err;
+        std::ifstream in(m.live_path(), std::ios::binary);
+        if (in) saved_live.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    bool resumed = false;
+    if (!saved_live.empty()) {
+        if (auto err = m.restore(saved_live); !err.empty())
+            m.note("lab", "", "state directory: cannot take up " + m.live_path() + " (" + err + "); starting from the scenario");
+        else resumed = true;
     }
     for (auto& h : m.live_config.hosts)
         if (h.has_role(role::relay) || h.has_role(role::mailstore) || h.has_role(role::exchange))
@@ -528,7 +552,13 @@ std::string lab::start() {
                               std::to_string(queued) + " queued message(s) restored");
     }
 
-    for (std::size_t i = 0; i < m.faults.size(); ++i) m.schedule_fault(i);
+    for (std::size_t i = 0; i < m.faults.size(); ++i) {
+        if (resumed) m.resume_fault(i);
+        else m.schedule_fault(i);
+    }
+    if (resumed)
+        m.note("lab", "", "state directory " + m.opts.state_dir + ": live configuration and faults taken up at lab time " +
+                              support::format_duration(m.now()));
     m.model = std::make_unique<network>(m.live_config);
     auto err = m.reconcile(true);
     if (!err.empty()) {
@@ -543,6 +573,7 @@ std::string lab::start() {
 void lab::stop() {
     auto& m = *impl_;
     if (m.stopped) return;
+    if (m.started) m.save_live();  // the lab clock as it stopped
     m.stopped = true;
     for (auto& [key, l] : m.listeners) l.close();
     m.listeners.clear();
@@ -554,15 +585,33 @@ void lab::impl::schedule_fault(std::size_t i) {
     auto& fr = faults[i];
     fr.injected_at = now();
     auto start = fr.injected_at + fr.f.timing.after.value_or(duration{0});
-    if (fr.f.timing.until) {
-        at(fr.injected_at + *fr.f.timing.until, [this, i] {
-            auto& x = faults[i];
-            cancel_timers(x);
-            if (x.state != "cleared") deactivate(i, "ended");
-        }, &fr);
-    }
+    if (fr.f.timing.until) at(fr.injected_at + *fr.f.timing.until, [this, i] { end_fault(i); }, &fr);
     if (start <= now()) activate(i);
     else at(start, [this, i] { activate(i); }, &fr);
+}
+
+void lab::impl::end_fault(std::size_t i) {
+    auto& x = faults[i];
+    cancel_timers(x);
+    if (x.state != "cleared") deactivate(i, "ended");
+}
+
+void lab::impl::flap_off(std::size_t i) {
+    auto& x = faults[i];
+    if (x.state != "active") return;
+    deactivate(i, "off");
+    at(now() + x.f.timing.flap->second, [this, i] { activate(i); }, &x);
+}
+
+// A fault read back from the state directory: its timers as they were when the lab stopped.
+void lab::impl::resume_fault(std::size_t i) {
+    auto& fr = faults[i];
+    if (fr.state == "cleared" || fr.state == "ended") return;
+    auto& t = fr.f.timing;
+    if (t.until) at(fr.injected_at + *t.until, [this, i] { end_fault(i); }, &fr);
+    if (fr.state == "pending") at(fr.injected_at + t.after.value_or(duration{0}), [this, i] { activate(i); }, &fr);
+    else if (t.flap && fr.state == "active") at(fr.changed_at + t.flap->first, [this, i] { flap_off(i); }, &fr);
+    else if (t.flap && fr.state == "off") at(fr.changed_at + t.flap->second, [this, i] { activate(i); }, &fr);
 }
 
 void lab::impl::activate(std::size_t i) {
@@ -573,19 +622,12 @@ void lab::impl::activate(std::size_t i) {
     fr.state = "active";
     fr.changed_at = now();
     note("fault", "", "fault " + describe(fr.f) + " is active");
-    if (fr.f.timing.flap) {
-        auto [on, off] = *fr.f.timing.flap;
-        at(now() + on, [this, i, off] {
-            auto& x = faults[i];
-            if (x.state != "active") return;
-            deactivate(i, "off");
-            at(now() + off, [this, i] { activate(i); }, &x);
-        }, &fr);
-    }
+    if (fr.f.timing.flap) at(now() + fr.f.timing.flap->first, [this, i] { flap_off(i); }, &fr);
     if (started && !stopped) {
         model = std::make_unique<network>(live_config);
         reconcile(false);
     }
+    save_live();
 }
 
 void lab::impl::deactivate(std::size_t i, const std::string& state) {
@@ -607,6 +649,7 @@ void lab::impl::deactivate(std::size_t i, const std::string& state) {
         model = std::make_unique<network>(live_config);
         reconcile(false);
     }
+    save_live();
 }
 
 void lab::impl::check_cleared() {
@@ -996,6 +1039,80 @@ void lab::advance(duration d) {
     m.clock->clock.advance(d, steady::now());
     m.note("clock", "", "the lab clock was advanced by " + support::format_duration(d));
     m.clock->fire(m.clock);
+    m.save_live();
+}
+
+std::string lab::impl::snapshot() const {
+    json::array list;
+    for (auto& fr : faults)
+        list.push_back({{"fault", fault_to_json(fr.f)},
+                        {"state", fr.state},
+                        {"source", fr.source},
+                        {"injected_at", fr.injected_at.count()},
+                        {"changed_at", fr.changed_at.count()},
+                        {"applied", fr.applied},
+                        {"used", fr.used}});
+    json::object o{{"version", 1},
+                   {"scenario", def.meta.id},
+                   {"prefix", def.lab.prefix},
+                   {"now", now().count()},
+                   {"api_faults", api_faults},
+                   {"faults", list},
+                   {"live", config_to_json(live_config)}};
+    return json::serialize(o);
+}
+
+std::string lab::impl::restore(const std::string& text) {
+    boost::system::error_code ec;
+    auto v = json::parse(text, ec);
+    if (ec || !v.is_object()) return "not JSON";
+    auto& o = v.as_object();
+    try {
+        auto id = o.if_contains("scenario");
+        auto prefix = o.if_contains("prefix");
+        if (!id || !prefix || *id != json::value(def.meta.id) || *prefix != json::value(def.lab.prefix))
+            return "it belongs to another scenario or prefix";
+        auto live = config_from_json(o.at("live"));
+        std::vector<fault_rt> restored;
+        for (auto& item : o.at("faults").as_array()) {
+            auto& fo = item.as_object();
+            fault_rt fr;
+            fr.f = fault_from_json(fo.at("fault"));
+            fr.state = json::value_to<std::string>(fo.at("state"));
+            fr.source = json::value_to<std::string>(fo.at("source"));
+            fr.injected_at = duration(fo.at("injected_at").to_number<std::int64_t>());
+            fr.changed_at = duration(fo.at("changed_at").to_number<std::int64_t>());
+            fr.applied = fo.at("applied").as_bool();
+            fr.used = static_cast<int>(fo.at("used").to_number<std::int64_t>());
+            fr.rng = support::rng(def.lab.seed ^ support::fnv1a(fr.f.id));
+            restored.push_back(std::move(fr));
+        }
+        auto at = duration(o.at("now").to_number<std::int64_t>());
+        // Nothing changes until everything was read.
+        live_config = std::move(live);
+        faults = std::move(restored);
+        api_faults = static_cast<int>(o.at("api_faults").to_number<std::int64_t>());
+        if (at > now()) clock->clock.advance(at - now(), steady::now());
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    return {};
+}
+
+void lab::impl::save_live() {
+    if (!started || stopped) return;
+    auto path = live_path();
+    if (path.empty()) return;
+    // A new file renamed over the old: a crash leaves one or the other.
+    auto tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out << snapshot();
+        if (!out) return note("lab", "", "cannot write " + tmp);
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) note("lab", "", "cannot write " + path + ": " + ec.message());
 }
 
 std::vector<service_endpoint> lab::services() const {
@@ -1039,6 +1156,7 @@ std::string lab::change(const std::string& what, const std::function<std::string
         // A change may unblock mail: an MTA started, a transfer mode allowing outbound.
         for (auto& [name, agent] : m.agents) agent->kick();
     }
+    m.save_live();
     return {};
 }
 
@@ -1157,6 +1275,7 @@ std::string lab::inject(fault f, std::string& error) {
     m.faults.push_back(std::move(fr));
     m.note("fault", "", "fault " + m.describe(m.faults.back().f) + " injected");
     m.schedule_fault(m.faults.size() - 1);
+    m.save_live();
     return m.faults.back().f.id;
 }
 
