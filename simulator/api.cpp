@@ -74,6 +74,8 @@ std::string percent_decode(std::string_view s, bool plus_is_space) {
     return out;
 }
 
+}  // namespace
+
 // Constant time: the token must not leak through timing.
 bool same_token(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
@@ -81,8 +83,6 @@ bool same_token(std::string_view a, std::string_view b) {
     for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
     return diff == 0;
 }
-
-}  // namespace
 
 api_response api_error(int status, const std::string& message, const std::string& detail) {
     boost::json::object o;
@@ -271,25 +271,27 @@ private:
 }  // namespace
 
 struct api_server::impl : std::enable_shared_from_this<api_server::impl> {
-    impl(net::io_context& io_, std::shared_ptr<api_router> r, std::string t)
-        : io(io_), router(std::move(r)), token(std::move(t)), acceptor(io_) {}
+    impl(net::io_context& io_, std::shared_ptr<api_router> p, token_routes r)
+        : io(io_), pages(std::move(p)), routes(std::move(r)), acceptor(io_) {}
 
     net::io_context& io;
-    std::shared_ptr<api_router> router;
-    std::string token;
+    std::shared_ptr<api_router> pages;  // paths outside /api/
+    token_routes routes;
     tcp::acceptor acceptor;
     std::string url;
     bool stopped = false;
     std::size_t connections = 0;
 
-    bool authorized(const http::request<http::string_body>& req, const api_request& r) const {
+    // The routes this request may use: the pages outside /api/, else those its
+    // token opens (Authorization: Bearer, or ?token= for browsers' WebSockets).
+    std::shared_ptr<api_router> router_for(const http::request<http::string_body>& req, const api_request& r) const {
+        if (r.path.rfind("/api/", 0) != 0) return pages;
         auto h = req[http::field::authorization];
         constexpr std::string_view bearer = "Bearer ";
-        if (h.size() > bearer.size() && h.substr(0, bearer.size()) == bearer &&
-            same_token(h.substr(bearer.size()), token))
-            return true;
+        if (h.size() > bearer.size() && h.substr(0, bearer.size()) == bearer)
+            if (auto found = routes(h.substr(bearer.size()))) return found;
         auto it = r.query.find("token");
-        return it != r.query.end() && same_token(it->second, token);
+        return it != r.query.end() ? routes(it->second) : nullptr;
     }
 
     net::awaitable<void> accept_loop() {
@@ -335,18 +337,18 @@ struct api_server::impl : std::enable_shared_from_this<api_server::impl> {
             r.path = target.substr(0, qpos);
             if (qpos != std::string::npos) r.query = parse_query(std::string_view(target).substr(qpos + 1));
             r.body = req.body();
-            bool needs_auth = r.path.rfind("/api/", 0) == 0;
+            auto router = router_for(req, r);
 
             if (websocket::is_upgrade(req)) {
+                if (!router) {
+                    auto denied = api_error(401, "missing or wrong token");
+                    co_await reply(stream, req.version(), false, denied);
+                    break;
+                }
                 auto* handler = router->find_ws(r);
                 if (!handler) {
                     auto not_found = api_error(404, "no WebSocket at " + r.path);
                     co_await reply(stream, req.version(), false, not_found);
-                    break;
-                }
-                if (needs_auth && !authorized(req, r)) {
-                    auto denied = api_error(401, "missing or wrong token");
-                    co_await reply(stream, req.version(), false, denied);
                     break;
                 }
                 stream.expires_never();
@@ -359,7 +361,7 @@ struct api_server::impl : std::enable_shared_from_this<api_server::impl> {
             }
 
             api_response resp;
-            if (needs_auth && !authorized(req, r)) {
+            if (!router) {
                 resp = api_error(401, "missing or wrong token", "send Authorization: Bearer TOKEN");
             } else if (auto* async = router->find_async(r)) {
                 auto pending = (*async)(r);
@@ -399,7 +401,12 @@ struct api_server::impl : std::enable_shared_from_this<api_server::impl> {
 };
 
 api_server::api_server(net::io_context& io, std::shared_ptr<api_router> router, std::string token)
-    : impl_(std::make_shared<impl>(io, std::move(router), std::move(token))) {}
+    : api_server(io, router, [router, token = std::move(token)](std::string_view t) {
+          return same_token(t, token) ? router : nullptr;
+      }) {}
+
+api_server::api_server(net::io_context& io, std::shared_ptr<api_router> pages, token_routes routes)
+    : impl_(std::make_shared<impl>(io, std::move(pages), std::move(routes))) {}
 
 api_server::~api_server() { stop(); }
 

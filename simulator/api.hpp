@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -80,11 +81,22 @@ private:
 /// Parses "a=1&b=x%20y" into a map.
 std::map<std::string, std::string> parse_query(std::string_view q);
 
+/// True when the two tokens are equal, in time that does not depend on where they differ.
+bool same_token(std::string_view a, std::string_view b);
+
+/// Which routes a token opens: nullptr for an unknown token (401). Class mode
+/// gives each trainee's token their own lab's routes and the instructor's
+/// token the class routes.
+using token_routes = std::function<std::shared_ptr<api_router>(std::string_view token)>;
+
 /// The control API's HTTP/WebSocket server (Boost.Beast). Every /api/ path
 /// needs `Authorization: Bearer TOKEN` (WebSockets may pass `?token=`).
 class api_server {
 public:
+    /// One lab: `token` opens `router`, which also serves the pages outside /api/.
     api_server(boost::asio::io_context& io, std::shared_ptr<api_router> router, std::string token);
+    /// Many: `pages` serves paths outside /api/ to anyone; `routes` picks the router for a token.
+    api_server(boost::asio::io_context& io, std::shared_ptr<api_router> pages, token_routes routes);
     ~api_server();
     /// Binds "ADDR:PORT" (loopback only); "" or why not.
     std::string listen(const std::string& address);

@@ -24,6 +24,7 @@
 #include "simulator/lab_api.hpp"
 #include "simulator/trainer_service.hpp"
 #include "simulator/scenario_loader.hpp"
+#include "simulator/serve.hpp"
 
 namespace sim {
 
@@ -300,6 +301,8 @@ int print_catalogue() {
 
 }  // namespace
 
+std::string find_scenario_file(const std::string& arg) { return find_scenario(arg); }
+
 int cli_main(int argc, char** argv) {
     CLI::App app{"mailsim: a simulated mail environment for training and testing"};
     app.require_subcommand(1);
@@ -356,6 +359,14 @@ int cli_main(int argc, char** argv) {
         ->check(CLI::IsMember({"auto", "standard", "high"}));
     check->add_flag("--keep", ct.keep, "keep lab logs and tool output in the work directory");
 
+    serve_args sa;
+    auto* serve = app.add_subcommand("serve", "class mode: a lab per trainee, the instructor page, until Ctrl-C");
+    serve->add_option("--class", sa.class_file, "the class file (TOML: scenarios, trainees, seeds, time limit)");
+    serve->add_option("--api", sa.api, "address:port of the API and the pages (loopback only)");
+    serve->add_option("--ready-file", sa.ready_file, "write the ready JSON here once every lab listens");
+    serve->add_flag("--json", sa.json, "print the ready JSON (one line) instead of the table");
+    serve->add_option("--state-dir", sa.state_dir, "keep every lab, session and token here; a restart takes them up again");
+
     console_client_options co;
     if (auto* t = std::getenv("MAILSIM_TOKEN")) co.token = t;
     auto* console = app.add_subcommand("console", "the lab console in this terminal, against a running lab");
@@ -386,6 +397,7 @@ int cli_main(int argc, char** argv) {
     }
     if (check->parsed()) return check_tool_main(ct);
     if (console->parsed()) return run_console_client(co);
+    if (serve->parsed()) return serve_main(sa);
     return exit_usage;
 }
 

@@ -621,7 +621,32 @@ const std::vector<stored_message>* find_mailbox(const lab& l, const std::string&
 
 std::string ready_json(const lab& l, const api_identity& id) { return json::serialize(lab_object(l, id)); }
 
-void add_lab_routes(api_router& router, lab& l, std::function<api_identity()> identity, trainer_service* trainer) {
+std::string page_with_data(std::string_view html, const json::value& data) {
+    auto text = json::serialize(data);
+    // Inside <script>, a "</" in a string would end the element early.
+    for (auto at = text.find('<'); at != std::string::npos; at = text.find('<', at)) text.replace(at, 1, "\\u003c");
+    std::string out(html);
+    const std::string_view marker = "@@MAILSIM_CATALOGUE@@";
+    if (auto at = out.find(marker); at != std::string::npos) out.replace(at, marker.size(), text);
+    return out;
+}
+
+// The diagnosis form lists the fault catalogue, put into the page once.
+api_response trainee_page() {
+    static const std::string page = [] {
+        json::array kinds;
+        for (auto& k : catalogue())
+            kinds.push_back({{"kind", std::string(k.kind)},
+                             {"target", std::string(k.params.front().name)},
+                             {"step", std::string(k.step)},
+                             {"summary", std::string(k.summary)}});
+        return page_with_data(trainer::trainee_page, kinds);
+    }();
+    return api_response{200, "text/html; charset=utf-8", page};
+}
+
+void add_lab_routes(api_router& router, lab& l, std::function<api_identity()> identity, trainer_service* trainer,
+                    lab_routes_options opts) {
     const std::string base = "/api/v1";
     router.add("GET", base + "/lab", [&l, identity](const api_request&) {
         auto o = lab_object(l, identity());
@@ -820,28 +845,39 @@ void add_lab_routes(api_router& router, lab& l, std::function<api_identity()> id
         return resp;
     }));
 
-    router.add("GET", base + "/faults", [&l](const api_request& r) {
-        bool all = r.query.count("all") && r.query.at("all") != "0";
-        json::array faults;
-        for (auto& f : l.faults(all)) faults.push_back(fault_json(f));
-        return ok(json::object{{"faults", std::move(faults)}});
-    });
-    router.add("POST", base + "/faults", guarded([&l](const api_request& r) {
-        auto f = fault_from(parse_body(r));
-        std::string error;
-        auto id = l.inject(std::move(f), error);
-        if (!error.empty()) return api_error(400, error);
-        for (auto& s : l.faults(true))
-            if (s.f.id == id) {
-                auto o = fault_json(s);
-                return ok(o, 201);
-            }
-        return ok(json::object{{"id", id}}, 201);
-    }));
-    router.add("DELETE", base + "/faults/{id}", [&l](const api_request& r) {
-        if (!l.clear_fault(r.params.at("id"))) return api_error(404, "no fault `" + r.params.at("id") + "`");
-        return ok(json::object{{"id", r.params.at("id")}, {"state", "cleared"}});
-    });
+    if (!opts.faults) {
+        // Class mode: the answer stays with the instructor.
+        auto refuse = [](const api_request&) {
+            return api_error(403, "in class mode only the instructor sees and changes faults",
+                             "find the fault with the tools and the console, fix it, then verify");
+        };
+        router.add("GET", base + "/faults", refuse);
+        router.add("POST", base + "/faults", refuse);
+        router.add("DELETE", base + "/faults/{id}", refuse);
+    } else {
+        router.add("GET", base + "/faults", [&l](const api_request& r) {
+            bool all = r.query.count("all") && r.query.at("all") != "0";
+            json::array faults;
+            for (auto& f : l.faults(all)) faults.push_back(fault_json(f));
+            return ok(json::object{{"faults", std::move(faults)}});
+        });
+        router.add("POST", base + "/faults", guarded([&l](const api_request& r) {
+            auto f = fault_from(parse_body(r));
+            std::string error;
+            auto id = l.inject(std::move(f), error);
+            if (!error.empty()) return api_error(400, error);
+            for (auto& s : l.faults(true))
+                if (s.f.id == id) {
+                    auto o = fault_json(s);
+                    return ok(o, 201);
+                }
+            return ok(json::object{{"id", id}}, 201);
+        }));
+        router.add("DELETE", base + "/faults/{id}", [&l](const api_request& r) {
+            if (!l.clear_fault(r.params.at("id"))) return api_error(404, "no fault `" + r.params.at("id") + "`");
+            return ok(json::object{{"id", r.params.at("id")}, {"state", "cleared"}});
+        });
+    }
 
     router.add("GET", base + "/mailboxes", [&l](const api_request&) {
         json::array boxes;
@@ -1100,26 +1136,8 @@ void add_lab_routes(api_router& router, lab& l, std::function<api_identity()> id
 
     // The trainee page (trainer/web/trainee.html, embedded at build time). It
     // needs no token itself: it reads the token from its own ?token= and
-    // calls the API with it. Its diagnosis form lists the fault catalogue.
-    router.add("GET", "/", [](const api_request&) {
-        static const std::string page = [] {
-            json::array kinds;
-            for (auto& k : catalogue())
-                kinds.push_back({{"kind", std::string(k.kind)},
-                                 {"target", std::string(k.params.front().name)},
-                                 {"step", std::string(k.step)},
-                                 {"summary", std::string(k.summary)}});
-            auto data = json::serialize(kinds);
-            // Inside <script>, a "</" in a string would end the element early.
-            for (auto at = data.find('<'); at != std::string::npos; at = data.find('<', at))
-                data.replace(at, 1, "\\u003c");
-            std::string html(trainer::trainee_page);
-            const std::string_view marker = "@@MAILSIM_CATALOGUE@@";
-            if (auto at = html.find(marker); at != std::string::npos) html.replace(at, marker.size(), data);
-            return html;
-        }();
-        return api_response{200, "text/html; charset=utf-8", page};
-    });
+    // calls the API with it.
+    router.add("GET", "/", [](const api_request&) { return trainee_page(); });
 }
 
 
@@ -1151,6 +1169,19 @@ json::object report_json(const trainer::report& r) {
 }  // namespace
 
 std::string trainer_report_json(const trainer::report& r) { return json::serialize(report_json(r)); }
+json::object trainer_report_object(const trainer::report& r) { return report_json(r); }
+
+json::object fault_status_object(const fault_status& s) { return fault_json(s); }
+
+fault fault_from_body(const json::object& body, std::string& error) {
+    try {
+        error.clear();
+        return fault_from(body);
+    } catch (const body_error& e) {
+        error = e.message;
+        return {};
+    }
+}
 
 void add_trainer_routes(api_router& router, lab& l, trainer_service& t) {
     const std::string base = "/api/v1/trainer";

@@ -58,7 +58,11 @@ trainer_service::trainer_service(lab& l) : lab_(l) {}
 
 duration trainer_service::session_now() const { return lab_.now() - skipped_; }
 
-trainer::session& trainer_service::start(const std::string& trainee) {
+trainer::session& trainer_service::start(const std::string& name) {
+    if (!dedicated_.empty())
+        for (auto& [id, s] : sessions_)
+            if (s->trainee() == dedicated_) return *s;
+    const std::string& trainee = dedicated_.empty() ? name : dedicated_;
     auto id = "s" + std::to_string(next_id_++);
     auto& def = lab_.definition();
     auto config = def.trainer.value_or(trainer_config{});
@@ -81,6 +85,11 @@ trainer::session* trainer_service::find(const std::string& id) {
 trainer::session& trainer_service::current() {
     if (auto* s = find(latest_)) return *s;
     return start("console");
+}
+
+const trainer::session* trainer_service::latest() const {
+    auto it = sessions_.find(latest_);
+    return it == sessions_.end() ? nullptr : it->second.get();
 }
 
 std::vector<fault> trainer_service::injected() const {
@@ -352,6 +361,7 @@ void trainer_service::persist_to(std::string path) {
 }
 
 void trainer_service::changed() {
+    if (on_change) on_change();
     if (path_.empty()) return;
     // Write a new file and rename it over the old: a crash leaves one or the other.
     auto tmp = path_ + ".tmp";

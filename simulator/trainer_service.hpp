@@ -1,4 +1,5 @@
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -18,8 +19,13 @@ class trainer_service {
 public:
     explicit trainer_service(lab& l);
 
-    /// Starts a session for `trainee`; its clock starts now.
+    /// Starts a session for `trainee`; its clock starts now. A dedicated
+    /// service (class mode) keeps one session, for its trainee, whatever name is given.
     trainer::session& start(const std::string& trainee);
+    /// Class mode: this lab belongs to `trainee`; every start() gives their one session.
+    void dedicate(std::string trainee) { dedicated_ = std::move(trainee); }
+    /// The newest session, or nullptr before anyone started one.
+    const trainer::session* latest() const;
     trainer::session* find(const std::string& id);
     /// The session the console acts in: the newest (one is started for "console" if none).
     trainer::session& current();
@@ -51,8 +57,10 @@ public:
     void load(const std::string& text);
     /// Keeps sessions in `path` (read now if it exists, written after every change).
     void persist_to(std::string path);
-    /// Call after changing a session: writes the sessions when persisting.
+    /// Call after changing a session: writes the sessions when persisting and tells `on_change`.
     void changed();
+    /// Called after every change to a session (the instructor's live view listens).
+    std::function<void()> on_change;
 
 private:
     boost::asio::awaitable<trainer::check_outcome> run_check(const trainer_check& c);
@@ -68,6 +76,7 @@ private:
     duration skipped_{0};
     int checks_run_ = 0;
     std::string path_;
+    std::string dedicated_;
 };
 
 }  // namespace sim

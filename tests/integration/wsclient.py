@@ -56,7 +56,11 @@ class WebSocket:
                 self._send(0xA, data)
                 continue
             if opcode in (0x1, 0x0):
-                return data.decode()
+                # A message may come in fragments: gather them until FIN.
+                self.partial = getattr(self, "partial", b"") + data
+                if b0 & 0x80:
+                    message, self.partial = self.partial, b""
+                    return message.decode()
 
     def _send(self, opcode, payload):
         mask = os.urandom(4)
