@@ -163,6 +163,38 @@ class Persistence(unittest.TestCase):
         _, t = again.api("POST", "/trainer/sessions", {"trainee": "di"}, expect=201)
         self.assertNotEqual(t["id"], s["id"])
 
+    def test_live_configuration_survives_kill_9(self):
+        """A fix, an injected fault and the lab clock: all there after kill -9 and a restart."""
+        state = tempfile.mkdtemp(prefix="mailsim-live-state-")
+        self.addCleanup(shutil.rmtree, state, True)
+        lab = Lab("bad-a-record.toml", args=["--state-dir", state])
+        lab.start()
+        right = lab.addr("EXCH1")
+        try:
+            lab.api("POST", "/console", {"host": "NS1", "line": "dnsadmin set corp.example exch1 A " + right},
+                    expect=200)
+            lab.inject("smtp.port_closed", host="EXCH1", id="late")
+            lab.advance(7200)
+            self.assertEqual(lab.dig("NS1", "exch1.corp.example").data(), [right])
+        finally:
+            lab.proc.kill()
+            lab.proc.wait()
+            lab.proc.stdout.close()
+            lab.stderr.close()
+            lab.proc = None
+        again = Lab("bad-a-record.toml", prefix=lab.prefix, args=["--state-dir", state])
+        again.start()
+        self.addCleanup(again.stop)
+        self.assertEqual(again.dig("NS1", "exch1.corp.example").data(), [right])
+        _, faults = again.api("GET", "/faults?all=1", expect=200)
+        states = {f["id"]: (f["state"], f["source"]) for f in faults["faults"]}
+        self.assertEqual(states, {"f1": ("cleared", "scenario"), "late": ("active", "api")})
+        self.assertEqual(again.connect(None, "EXCH1", again.smtp_port), "refused")
+        self.assertGreaterEqual(again.api("GET", "/clock", expect=200)[1]["now"], 7200)
+        # The fault injected before the restart clears by its id after it.
+        again.clear("late")
+        self.assertEqual(again.connect(None, "EXCH1", again.smtp_port), "open")
+
 
 if __name__ == "__main__":
     unittest.main()
