@@ -14,6 +14,7 @@
 
 #include "fake_smtp/mail_policy.hpp"
 #include "simulator/catalogue.hpp"
+#include "simulator/lab_checks.hpp"
 #include "simulator/mail_agent.hpp"
 #include "support/ipv4.hpp"
 
@@ -27,15 +28,6 @@ namespace {
 constexpr auto tok = net::as_tuple(net::use_awaitable);
 
 bool is_present(const fault_status& s) { return s.state == "active" || s.state == "pending" || s.state == "off"; }
-
-// A bounce or an Exchange NDR about the message carrying `tag`.
-bool is_bounce(const stored_message& m) {
-    auto subject = support::to_lower(m.subject);
-    auto from = support::to_lower(m.from);
-    return m.from.empty() || from.starts_with("mailer-daemon@") || subject.find("undeliver") != std::string::npos ||
-           subject.find("delivery status") != std::string::npos ||
-           support::to_lower(fake_smtp::header_value(m.data, "Content-Type")).find("multipart/report") != std::string::npos;
-}
 
 std::vector<std::string> words_of(const std::string& line) {
     std::vector<std::string> out;
@@ -144,139 +136,14 @@ void trainer_service::note_console(const std::string& host, const std::string& l
 }
 
 net::awaitable<void> trainer_service::pass_time(duration d) {
-    lab_.advance(d);
     skipped_ += d;
-    // Let deliveries, lookups and connections that the jump set off run on real sockets.
-    net::steady_timer t(lab_.io(), std::chrono::milliseconds(25));
-    co_await t.async_wait(tok);
-}
-
-net::awaitable<trainer::check_outcome> trainer_service::run_deliver(const trainer_check& c) {
-    trainer::check_outcome out{c, false, ""};
-    auto agent = lab_.mail(c.via);
-    if (!agent) {
-        out.got = c.via + " has no mail service to send from";
-        co_return out;
-    }
-    auto tag = "mailsim-check-" + std::to_string(++checks_run_) + "-" + std::to_string(lab_.log().last_seq());
-    std::vector<std::string> to{c.to};
-    if (c.recipients)
-        for (int i = 1; i < *c.recipients; ++i) to.push_back("check" + std::to_string(i) + "@" + c.to.substr(c.to.find('@') + 1));
-    auto data = compose_message(c.from, to, "Trainer check " + tag, "Sent by the trainer's verify.", c.size.value_or(0),
-                                fake_smtp::rfc5322_date(lab_.started_wall_ms() + lab_.now().count()),
-                                static_cast<long long>(checks_run_), agent->host());
-    std::string error;
-    auto id = agent->exchange() ? agent->submit_user(c.from, to, data, error) : agent->submit(c.from, to, data, error);
-    if (id.empty()) {
-        out.got = "refused at submission: " + error;
-        out.passed = c.expect == "bounced";
-        co_return out;
-    }
-    auto has_tag = [&](const stored_message& m) { return m.data.find(tag) != std::string::npos; };
-    auto state = [&]() -> std::string {
-        bool queued = false;
-        for (auto& a : lab_.mail_agents()) {
-            for (auto& [box, list] : a->mailboxes())
-                for (auto& m : list) {
-                    if (!has_tag(m)) continue;
-                    if (support::iequals(box, c.to) && m.folder == "inbox" && !is_bounce(m)) return "delivered";
-                    if (support::iequals(box, c.from) && m.folder == "inbox" && is_bounce(m)) return "bounced";
-                    if (m.folder == "outbox") queued = true;
-                }
-            for (auto* e : a->queue().entries())
-                if (e->data.find(tag) != std::string::npos && !e->finished()) queued = true;
-            for (auto& [name, list] : a->connector_queues())
-                for (auto& m : list)
-                    if (has_tag(m)) return "taken by the connector " + name;
-        }
-        return queued ? "queued" : "in transit";
-    };
-    // Lab time passes in steps up to `within`; each step lets real I/O run.
-    auto step = std::max<duration>(c.within / 40, std::chrono::seconds(5));
-    duration waited{0};
-    std::string now_state;
-    for (int i = 0; i < 400; ++i) {
-        now_state = state();
-        if (now_state == "delivered" || now_state == "bounced" || now_state.starts_with("taken")) break;
-        if (waited >= c.within) break;
-        auto pending = pass_time(step);
-        co_await std::move(pending);
-        waited += step;
-    }
-    if (now_state == "in transit") now_state = "queued";
-    out.got = now_state;
-    out.passed = now_state == c.expect;
-    co_return out;
+    auto pending = let_lab_time_pass(lab_, d);
+    co_await std::move(pending);
 }
 
 net::awaitable<trainer::check_outcome> trainer_service::run_check(const trainer_check& c) {
-    if (c.kind == "deliver") {
-        auto pending = run_deliver(c);
-        co_return co_await std::move(pending);
-    }
-    trainer::check_outcome out{c, false, ""};
-    auto* from = lab_.live().find_host(c.via);
-    if (!from) {
-        out.got = "no host " + c.via;
-        co_return out;
-    }
-    if (c.kind == "resolve") {
-        auto type = fake_dns::parse_type(c.type.empty() ? "A" : c.type).value_or(1);
-        auto timer = std::make_shared<net::steady_timer>(lab_.io(), net::steady_timer::time_point::max());
-        auto result = std::make_shared<std::optional<fake_dns::resolve_result>>();
-        lab_.lookup(from->name, {}, c.name, type, [timer, result](const fake_dns::resolve_result& r) {
-            *result = r;
-            timer->cancel();
-        });
-        if (!*result) co_await timer->async_wait(tok);
-        auto& r = result->value();
-        using o = fake_dns::resolve_result::outcome;
-        if (r.what == o::answer) {
-            std::vector<std::string> got;
-            for (auto& rec : r.records) {
-                if (auto* a = std::get_if<fake_dns::a_data>(&rec.data)) got.push_back(support::format_ipv4(a->address));
-                else got.push_back(fake_dns::rdata_to_text(rec));
-            }
-            for (auto& g : got) out.got += (out.got.empty() ? "" : ",") + g;
-            // A relocated lab: compare the address as the scenario wrote it, moved to this lab's prefix.
-            out.passed = std::any_of(got.begin(), got.end(), [&](auto& g) { return support::iequals(g, c.expect); });
-        } else {
-            out.got = r.what == o::nxdomain ? "nxdomain" : r.describe();
-            out.passed = support::iequals(out.got, c.expect);
-        }
-        co_return out;
-    }
-    if (c.kind == "connect") {
-        auto* target = lab_.live().find_host(c.host);
-        auto address = target ? std::optional<ipv4>(target->address) : support::parse_ipv4(c.host);
-        if (!address) {
-            out.got = "no host " + c.host;
-            co_return out;
-        }
-        int port = c.port == 25 ? lab_.smtp_port() : c.port == 53 ? lab_.dns_port() : c.port;
-        using namespace net::experimental::awaitable_operators;
-        net::ip::tcp::socket socket(lab_.io());
-        boost::system::error_code ec;
-        socket.open(net::ip::tcp::v4(), ec);
-        if (!ec) socket.bind({net::ip::address_v4(from->address), 0}, ec);
-        if (ec) {
-            out.got = "cannot open a socket: " + ec.message();
-            co_return out;
-        }
-        net::steady_timer limit(lab_.io(), std::chrono::seconds(2));
-        auto connect = socket.async_connect({net::ip::address_v4(*address), static_cast<unsigned short>(port)}, tok);
-        auto r = co_await (std::move(connect) || limit.async_wait(tok));
-        if (r.index() == 0) {
-            auto [cec] = std::get<0>(r);
-            out.got = !cec ? "open" : cec == net::error::connection_refused ? "refused" : "timeout";
-        } else {
-            out.got = "timeout";
-        }
-        out.passed = out.got == c.expect;
-        co_return out;
-    }
-    out.got = "unknown check kind " + c.kind;
-    co_return out;
+    auto pending = run_lab_check(lab_, c, ++checks_run_, [this](duration d) { return pass_time(d); });
+    co_return co_await std::move(pending);
 }
 
 net::awaitable<trainer::report> trainer_service::verify(trainer::session& s) {

@@ -64,7 +64,6 @@ public:
 
 private:
     boost::asio::awaitable<trainer::check_outcome> run_check(const trainer_check& c);
-    boost::asio::awaitable<trainer::check_outcome> run_deliver(const trainer_check& c);
     /// Advances the lab clock by `d` and lets the lab's real I/O run a little.
     boost::asio::awaitable<void> pass_time(duration d);
 
