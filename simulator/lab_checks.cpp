@@ -30,11 +30,19 @@ bool is_bounce(const stored_message& m) {
            support::to_lower(fake_smtp::header_value(m.data, "Content-Type")).find("multipart/report") != std::string::npos;
 }
 
+// The host a check acts as: a connect check's `from`, else its `via`, else
+// the lab's vantage host (docs/scenario-format.md, [trainer]).
+std::string acting_host(const lab& l, const trainer_check& c) {
+    if (c.kind == "connect" && !c.from.empty()) return c.from;
+    return c.via.empty() ? l.vantage() : c.via;
+}
+
 net::awaitable<trainer::check_outcome> run_deliver(lab& l, const trainer_check& c, int serial, time_passer pass_time) {
     trainer::check_outcome out{c, false, ""};
-    auto agent = l.mail(c.via);
+    auto via = acting_host(l, c);
+    auto agent = l.mail(via);
     if (!agent) {
-        out.got = c.via + " has no mail service to send from";
+        out.got = via + " has no mail service to send from";
         co_return out;
     }
     auto tag = "mailsim-check-" + std::to_string(serial) + "-" + std::to_string(l.log().last_seq());
@@ -103,9 +111,10 @@ net::awaitable<trainer::check_outcome> run_lab_check(lab& l, const trainer_check
         co_return co_await std::move(pending);
     }
     trainer::check_outcome out{c, false, ""};
-    auto* from = l.live().find_host(c.via);
+    auto who = acting_host(l, c);
+    auto* from = l.live().find_host(who);
     if (!from) {
-        out.got = "no host " + c.via;
+        out.got = "no host " + who;
         co_return out;
     }
     if (c.kind == "resolve") {
@@ -126,8 +135,20 @@ net::awaitable<trainer::check_outcome> run_lab_check(lab& l, const trainer_check
                 else got.push_back(fake_dns::rdata_to_text(rec));
             }
             for (auto& g : got) out.got += (out.got.empty() ? "" : ",") + g;
-            // A relocated lab: compare the address as the scenario wrote it, moved to this lab's prefix.
-            out.passed = std::any_of(got.begin(), got.end(), [&](auto& g) { return support::iequals(g, c.expect); });
+            // The checks were moved to the lab's prefix with it. A name may be
+            // written with or without its final dot, and an MX or SRV-like
+            // answer matches on its host name alone ("mail.example.net" for
+            // "10 mail.example.net.").
+            auto bare = [](std::string t) {
+                while (!t.empty() && t.back() == '.') t.pop_back();
+                return t;
+            };
+            auto want = bare(c.expect);
+            out.passed = std::any_of(got.begin(), got.end(), [&](auto& g) {
+                auto text = bare(g);
+                auto last = text.substr(text.rfind(' ') == std::string::npos ? 0 : text.rfind(' ') + 1);
+                return support::iequals(text, want) || support::iequals(last, want);
+            });
         } else {
             out.got = r.what == o::nxdomain ? "nxdomain" : r.describe();
             out.passed = support::iequals(out.got, c.expect);
@@ -141,7 +162,8 @@ net::awaitable<trainer::check_outcome> run_lab_check(lab& l, const trainer_check
             out.got = "no host " + c.host;
             co_return out;
         }
-        int port = c.port == 25 ? l.smtp_port() : c.port == 53 ? l.dns_port() : c.port;
+        // 25 and 53 stand for the lab's SMTP and DNS ports, whatever they are; no port means SMTP.
+        int port = c.port == 25 || c.port == 0 ? l.smtp_port() : c.port == 53 ? l.dns_port() : c.port;
         using namespace net::experimental::awaitable_operators;
         net::ip::tcp::socket socket(l.io());
         boost::system::error_code ec;

@@ -98,10 +98,28 @@ std::vector<sim::trainer_check> checks_for(const sim::scenario& s) {
     std::vector<sim::trainer_check> out;
     constexpr std::size_t cap = 12;  // a verify must stay quick
     auto& cfg = s.answer;
-    auto* vantage = cfg.find_host(s.meta.vantage);
-    // An outside sender: a mailbox on the vantage host, else postmaster of its name.
+    // The vantage host as the lab chooses it: [scenario] vantage, else the
+    // first client, else the first host.
+    const sim::host_config* vantage = s.meta.vantage.empty() ? nullptr : cfg.find_host(s.meta.vantage);
+    for (auto& h : cfg.hosts)
+        if (!vantage && h.has_role(sim::role::client)) vantage = &h;
+    if (!vantage && !cfg.hosts.empty()) vantage = &cfg.hosts.front();
+    // Outside mail leaves from the vantage host when it can send SMTP (a relay
+    // or mail store); a workstation or an Exchange server cannot send as an
+    // outsider, so the first relay or mail store sends for it.
+    auto outside = [](const sim::host_config* h) {
+        return h && h->smtp && (h->has_role(sim::role::relay) || h->has_role(sim::role::mailstore));
+    };
+    const sim::host_config* sender = outside(vantage) ? vantage : nullptr;
+    for (auto& h : cfg.hosts)
+        if (!sender && outside(&h) && h.has_role(sim::role::relay)) sender = &h;
+    for (auto& h : cfg.hosts)
+        if (!sender && outside(&h)) sender = &h;
+    if (!sender) sender = vantage;
+    std::string via = sender ? sender->name : s.meta.vantage;
+    // An outside sender: a mailbox on the sending host, else trainee@ the vantage host's name.
     std::string outside_sender = "trainee@" + (vantage && !vantage->fqdn.empty() ? vantage->fqdn : std::string("lab.example"));
-    if (vantage && vantage->smtp && !vantage->smtp->mailboxes.empty()) outside_sender = vantage->smtp->mailboxes.front();
+    if (sender && sender->smtp && !sender->smtp->mailboxes.empty()) outside_sender = sender->smtp->mailboxes.front();
     std::vector<std::string> internet;  // mailboxes of mail stores: somewhere on the Internet
     for (auto& h : cfg.hosts) {
         if (h.exchange)
@@ -111,7 +129,7 @@ std::vector<sim::trainer_check> checks_for(const sim::scenario& s) {
                     c.kind = "deliver";
                     c.from = outside_sender;
                     c.to = m.smtp.front();
-                    c.via = s.meta.vantage;
+                    c.via = via;
                     c.expect = "delivered";
                     out.push_back(c);
                 }
@@ -141,7 +159,8 @@ std::string describe(const sim::trainer_check& c) {
     if (c.kind == "resolve")
         return c.name + " (" + (c.type.empty() ? std::string("A") : c.type) + ") resolves to " + c.expect + " from " + c.via;
     if (c.kind == "connect")
-        return "a connection from " + c.via + " to " + c.host + ":" + std::to_string(c.port) + " is " + c.expect;
+        return "a connection from " + (c.from.empty() ? c.via.empty() ? std::string("the vantage host") : c.via : c.from) +
+               " to " + c.host + ":" + std::to_string(c.port ? c.port : 25) + " is " + c.expect;
     return c.kind;
 }
 

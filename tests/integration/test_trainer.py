@@ -131,6 +131,37 @@ class DeliverChecks(LabTestCase):
         self.assertEqual(v["report"]["elapsed_seconds"], 0)
 
 
+class ConnectAndMxChecks(LabTestCase):
+    """clean-dmz's checks: a connect from RELAY1 (`from`), an MX lookup compared
+    by host name, and a delivery. A healthy lab passes all three."""
+
+    scenario = "clean-dmz.toml"
+
+    def test_a_healthy_lab_passes_its_connect_and_mx_checks(self):
+        _, s = self.lab.api("POST", "/trainer/sessions", {"trainee": "cy"}, expect=201)
+        _, v = self.lab.api("POST", "/trainer/sessions/%s/verify" % s["id"], expect=200)
+        self.assertTrue(v["passed"], v["reasons"])
+        got = {c["kind"]: c["got"] for c in v["report"]["checks"]}
+        self.assertEqual(got["connect"], "open")
+        self.assertEqual(got["resolve"], "10 relay1.works.example.")
+        self.assertEqual(got["deliver"], "delivered")
+
+
+class DefaultChecksFromAWorkstation(LabTestCase):
+    """dns-servfail has a workstation as its vantage host and no checks: the
+    default checks send the outside mail through the relay instead."""
+
+    scenario = "dns-servfail.toml"
+
+    def test_verify_passes_once_the_fault_is_cleared(self):
+        fault = self.lab.api("GET", "/faults", expect=200)[1]["faults"][0]
+        self.lab.clear(fault["id"])
+        _, s = self.lab.api("POST", "/trainer/sessions", {"trainee": "di"}, expect=201)
+        _, v = self.lab.api("POST", "/trainer/sessions/%s/verify" % s["id"], expect=200)
+        self.assertTrue(v["passed"], v["reasons"])
+        self.assertEqual({c["got"] for c in v["report"]["checks"]}, {"delivered"})
+
+
 class Persistence(unittest.TestCase):
     """With --state-dir, a restart keeps the sessions, their hints, diagnoses and scores."""
 

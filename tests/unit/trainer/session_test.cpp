@@ -172,4 +172,32 @@ TEST(Checks, DefaultChecksCoverMailIntoAndOutOfTheLab) {
     EXPECT_EQ(trainer::describe(checks.front()).rfind("mail from ", 0), 0u);
 }
 
+// A workstation cannot send outside mail: the first relay sends for it, from one of its mailboxes.
+TEST(Checks, DefaultChecksSendFromARelayWhenTheVantageIsAWorkstation) {
+    auto s = load("dns-servfail.toml");  // vantage CLIENT1, no [[trainer.check]]
+    ASSERT_EQ(s.meta.vantage, "CLIENT1");
+    auto checks = trainer::checks_for(s);
+    bool inbound = false;
+    for (auto& c : checks)
+        if (c.to == "alice@corp.example") {
+            inbound = true;
+            EXPECT_EQ(c.via, "MAILHOST");
+            EXPECT_EQ(c.from, "postmaster@mailhost.corp.example");
+        }
+    EXPECT_TRUE(inbound);
+}
+
+TEST(Checks, ConnectChecksAreDescribedFromTheirFromHost) {
+    sim::trainer_check c;
+    c.kind = "connect";
+    c.from = "MAILHOST";
+    c.host = "EXCH1";
+    c.port = 25;
+    c.expect = "open";
+    EXPECT_EQ(trainer::describe(c), "a connection from MAILHOST to EXCH1:25 is open");
+    c.from.clear();
+    c.port = 0;
+    EXPECT_EQ(trainer::describe(c), "a connection from the vantage host to EXCH1:25 is open");
+}
+
 }  // namespace
