@@ -27,13 +27,15 @@ constexpr int exit_ok = 0, exit_findings = 1, exit_usage = 2, exit_runtime = 3;
 
 // A scenario of the class, loaded once however many trainees get it. Errors
 // name the class file's line that asked for it, then the scenario's own.
-std::optional<scenario> scenario_for(const std::string& name, const source_pos& asked_at,
+std::optional<scenario> scenario_for(const std::string& name, const source_pos& asked_at, const fs::path& class_dir,
                                      std::map<std::string, std::optional<scenario>>& cache, diagnostics& diags) {
-    auto path = find_scenario_file(name);
+    // A path relative to the class file first, then a file or id as `run` finds it.
+    std::error_code ec;
+    auto beside = class_dir / name;
+    auto path = fs::path(name).is_relative() && fs::is_regular_file(beside, ec) ? beside.string() : find_scenario_file(name);
     if (auto it = cache.find(path); it != cache.end()) return it->second;
     diagnostics own;
     std::optional<scenario> s;
-    std::error_code ec;
     if (!fs::exists(path, ec)) {
         diags.error(asked_at, "there is no scenario `" + name + "` (neither a file nor an id in ./scenarios)");
     } else {
@@ -72,7 +74,8 @@ int serve_main(const serve_args& a) {
         std::map<std::string, std::optional<scenario>> cache;
         for (std::size_t i = 0; i < c->trainees.size(); ++i) {
             auto& t = c->trainees[i];
-            auto s = scenario_for(scenario_of(*c, i), t.scenario.empty() ? c->scenarios_pos : t.pos, cache, diags);
+            auto s = scenario_for(scenario_of(*c, i), t.scenario.empty() ? c->scenarios_pos : t.pos,
+                                  fs::path(a.class_file).parent_path(), cache, diags);
             if (!s) continue;
             seats.push_back({t.name, t.token, seed_of(*c, i), c->prefix + static_cast<int>(i), std::move(*s)});
         }

@@ -419,6 +419,27 @@ class BadClassFiles(unittest.TestCase):
         self.assertEqual(out.returncode, 1)
         self.assertIn("%s:2:1: error: unknown key `trainee` in [class] — did you mean `trainees`?" % path, out.stderr)
 
+    def test_a_scenario_path_is_relative_to_the_class_file(self):
+        d = tempfile.mkdtemp(prefix="mailsim-class-rel-")
+        self.addCleanup(shutil.rmtree, d, True)
+        rel = os.path.relpath(os.path.join(SOURCE_DIR, "scenarios", "clean-lan.toml"), d)
+        path = os.path.join(d, "class.toml")
+        with open(path, "w") as f:
+            f.write('[class]\nscenario = "%s"\nprefix = %d\ntrainees = ["solo"]\n'
+                    % (rel, random.randrange(FIRST_FREE, 250)))
+        # From another working directory, where the relative path means nothing.
+        p = subprocess.Popen([MAILSIM, "serve", "--class", path, "--api", "127.0.0.1:0", "--json"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/")
+        try:
+            line = p.stdout.readline()
+            self.assertTrue(line, p.stderr.read() if not line else "")
+            self.assertEqual(json.loads(line)["trainees"][0]["scenario"], "clean-lan")
+        finally:
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(20), 0)
+            p.stdout.close()
+            p.stderr.close()
+
     def test_serve_without_a_class_is_a_usage_error(self):
         out = subprocess.run([MAILSIM, "serve"], capture_output=True, text=True, timeout=60)
         self.assertEqual(out.returncode, 2)
