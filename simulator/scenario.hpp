@@ -230,6 +230,7 @@ struct fault_param {
     std::vector<param_value> choices;  ///< one entry unless picked
     bool picked = false;               ///< written as `{ pick = [...] }`
     source_pos pos;
+    std::vector<source_pos> choice_pos;  ///< where each choice was written (the entries of a pick)
 };
 
 /// When a fault acts (SPEC 3), all on the lab clock.

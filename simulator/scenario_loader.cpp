@@ -784,12 +784,14 @@ private:
                 auto one = scalar(key, item);
                 if (!one) return std::nullopt;
                 p.choices.push_back(*one);
+                p.choice_pos.push_back(item.pos);
             }
             return p;
         }
         auto one = scalar(key, v);
         if (!one) return std::nullopt;
         p.choices.push_back(*one);
+        p.choice_pos.push_back(v.pos);
         return p;
     }
 

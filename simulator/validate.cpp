@@ -577,29 +577,36 @@ private:
             for (auto& [key, param] : f.params) {
                 auto spec = std::find_if(kind->params.begin(), kind->params.end(), [&](auto& p) { return p.name == key; });
                 if (spec == kind->params.end()) continue;
-                for (auto& choice : param.choices)
-                    if (auto e = check_param(*spec, choice, c_, octet_); !e.empty()) diags_.error(param.pos, e);
+                // A bad entry of a pick is reported where it was written.
+                for (std::size_t i = 0; i < param.choices.size(); ++i)
+                    if (auto e = check_param(*spec, param.choices[i], c_, octet_); !e.empty())
+                        diags_.error(i < param.choice_pos.size() ? param.choice_pos[i] : param.pos, e);
             }
             if (auto e = check_timing(*kind, f.timing); !e.empty()) diags_.error(f.pos, e);
-            // Kind-specific checks on every combination would explode; check each
-            // choice of the target with the first choice of the others.
+            // Kind-specific checks on every combination would explode: check the
+            // first choice of every parameter, then each other entry of a pick
+            // with the first choice of the others, reported at that entry.
             bool params_ok = true;
             for (auto& p : kind->params)
                 if (p.required && !f.params.count(std::string(p.name))) params_ok = false;
             if (!params_ok) continue;
-            auto& target = f.params.at(std::string(kind->params.front().name));
-            for (auto& choice : target.choices) {
+            auto effect = [&](const std::string* key, std::size_t index, const source_pos& at) {
                 fault concrete{f.id, f.kind, {}, f.timing};
-                for (auto& [key, param] : f.params) concrete.params[key] = param.choices.front();
-                concrete.params[std::string(kind->params.front().name)] = choice;
-                bool values_ok = true;
-                for (auto& [key, value] : concrete.params) {
-                    auto spec = std::find_if(kind->params.begin(), kind->params.end(), [&](auto& p) { return p.name == key; });
-                    if (spec != kind->params.end() && !check_param(*spec, value, c_, octet_).empty()) values_ok = false;
+                for (auto& [k, param] : f.params) concrete.params[k] = param.choices.front();
+                if (key) concrete.params[*key] = f.params.at(*key).choices[index];
+                for (auto& [k, value] : concrete.params) {
+                    auto spec = std::find_if(kind->params.begin(), kind->params.end(), [&](auto& p) { return p.name == k; });
+                    if (spec != kind->params.end() && !check_param(*spec, value, c_, octet_).empty()) return;  // already reported
                 }
-                if (!values_ok) continue;  // already reported
-                if (auto e = check_fault_effect(concrete, c_); !e.empty()) diags_.error(f.pos, f.kind + ": " + e);
-            }
+                if (auto e = check_fault_effect(concrete, c_); !e.empty())
+                    diags_.error(at, f.kind + ": " + e + (key ? " (with `" + *key + "` = " + to_string(concrete.params[*key]) +
+                                                                     ", an entry of its pick)"
+                                                               : std::string()));
+            };
+            effect(nullptr, 0, f.pos);
+            for (auto& [key, param] : f.params)
+                for (std::size_t i = 1; i < param.choices.size(); ++i)
+                    effect(&key, i, i < param.choice_pos.size() ? param.choice_pos[i] : param.pos);
         }
     }
 

@@ -553,7 +553,7 @@ TEST_F(ConsoleTest, FixesForEveryKindClearTheFault) {
         sim::fault_spec spec;
         spec.id = "f1";
         spec.kind = kind;
-        for (auto& [name, value] : table.at(kind).params) spec.params[name] = sim::fault_param{{value}, false, {}};
+        for (auto& [name, value] : table.at(kind).params) spec.params[name] = sim::fault_param{{value}, false, {}, {}};
         scenario.faults.push_back(spec);
         fix_everything(scenario);
     }
