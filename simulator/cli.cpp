@@ -19,6 +19,7 @@
 #include "simulator/catalogue.hpp"
 #include "simulator/check_tool.hpp"
 #include "simulator/console_client.hpp"
+#include "simulator/deep_validate.hpp"
 #include "simulator/explain.hpp"
 #include "simulator/lab.hpp"
 #include "simulator/lab_api.hpp"
@@ -327,6 +328,13 @@ int cli_main(int argc, char** argv) {
     std::vector<std::string> validate_paths;
     auto* validate = app.add_subcommand("validate", "check scenario files; errors as file:line:col");
     validate->add_option("paths", validate_paths, "files or directories (default: scenarios)");
+    bool deep = false;
+    deep_options dopt;
+    validate->add_flag("--deep", deep, "also prove each scenario solvable in throw-away labs: the answer passes its checks, each fault shows");
+    validate->add_option("--jobs", dopt.jobs, "with --deep: labs at once (default 8)")->check(CLI::Range(1, 64));
+    validate->add_option("--prefix-base", dopt.prefix_base, "with --deep: labs use 127.N .. 127.N+49 (default 100)")
+        ->check(CLI::Range(1, 255));
+    validate->add_option("--timeout", dopt.timeout, "with --deep: real time one lab may take (default 120s)");
 
     std::string list_dir = "scenarios";
     auto* list = app.add_subcommand("list", "the scenario library as a table");
@@ -381,7 +389,11 @@ int cli_main(int argc, char** argv) {
         return code == 0 ? exit_ok : exit_usage;
     }
     if (run->parsed()) return run_lab(ra);
-    if (validate->parsed()) return validate_files(validate_paths);
+    if (validate->parsed()) {
+        if (!deep) return validate_files(validate_paths);
+        dopt.paths = validate_paths;
+        return validate_deep_main(dopt);
+    }
     if (list->parsed()) return list_library(list_dir);
     if (faults->parsed()) return print_catalogue();
     if (explain->parsed()) {
