@@ -20,6 +20,7 @@
 #include "simulator/check_tool.hpp"
 #include "simulator/console_client.hpp"
 #include "simulator/deep_validate.hpp"
+#include "simulator/new_scenario.hpp"
 #include "simulator/explain.hpp"
 #include "simulator/lab.hpp"
 #include "simulator/lab_api.hpp"
@@ -342,6 +343,12 @@ int cli_main(int argc, char** argv) {
 
     auto* faults = app.add_subcommand("faults", "the fault catalogue");
 
+    new_scenario_options nso;
+    auto* make = app.add_subcommand("new", "write a new scenario (DIR/ID.toml) that includes a base of the library");
+    make->add_option("id", nso.id, "the new scenario's id: its file name and [scenario] id")->required();
+    make->add_option("--from", nso.base, "the base: a name in DIR/base (guide, lan...) or a path")->required();
+    make->add_option("--dir", nso.dir, "the scenario library to write into (default: scenarios)");
+
     std::string explain_path, explain_prefix;
     std::uint64_t explain_seed = 0;
     explain_options eo;
@@ -394,6 +401,7 @@ int cli_main(int argc, char** argv) {
         dopt.paths = validate_paths;
         return validate_deep_main(dopt);
     }
+    if (make->parsed()) return new_scenario_main(nso, std::cout, std::cerr);
     if (list->parsed()) return list_library(list_dir);
     if (faults->parsed()) return print_catalogue();
     if (explain->parsed()) {
