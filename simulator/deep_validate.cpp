@@ -31,11 +31,9 @@
 #include <boost/asio/write.hpp>
 #include <boost/json.hpp>
 
-#include "simulator/catalogue.hpp"
 #include "simulator/faults.hpp"
 #include "simulator/lab.hpp"
 #include "simulator/lab_checks.hpp"
-#include "simulator/net.hpp"
 #include "simulator/scenario_loader.hpp"
 #include "trainer/session.hpp"
 
@@ -60,10 +58,6 @@ std::string seconds_text(double s) {
     o << std::fixed << std::setprecision(1) << s << "s";
     return o.str();
 }
-
-}  // namespace
-
-namespace {
 
 // --- running probes in a lab (the child process) -----------------------------
 
