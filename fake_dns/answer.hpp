@@ -9,6 +9,7 @@
 namespace fake_dns {
 
 /// How the server must behave for one query, decided by the caller (faults).
+/// reply_cache keys on every field: a new one must join its key.
 struct query_context {
     bool tcp = false;                               ///< no size limit (TCP framing is the caller's)
     bool truncate = false;                          ///< dns.truncated: UDP replies carry TC and no records

@@ -10,6 +10,7 @@
 #include <boost/asio/ip/udp.hpp>
 
 #include "fake_dns/answer.hpp"
+#include "fake_dns/reply_cache.hpp"
 
 namespace fake_dns {
 
@@ -21,7 +22,10 @@ struct query_plan {
     std::chrono::milliseconds delay{0};  ///< lab time to wait before answering
     query_context context;
     std::span<const zone* const> zones;  ///< the zones this client sees
-    std::shared_ptr<const void> keep;    ///< keeps `zones` alive while a delayed reply waits
+    /// Keeps `zones` alive while a delayed reply waits, and stands for them: the
+    /// server reuses replies built under the same `keep` (reply_cache), so a change
+    /// of zones, views or faults must come with a new one. Null: nothing is reused.
+    std::shared_ptr<const void> keep;
 };
 
 /// The decisions a DNS server needs from outside: faults, views, lab time, log.
@@ -62,6 +66,7 @@ private:
 
     net::ip::udp::socket socket_;
     std::shared_ptr<query_policy> policy_;
+    reply_cache answers_;
 };
 
 /// DNS over TCP on one address (RFC 1035 4.2.2, RFC 7766: several queries per connection).
@@ -83,6 +88,7 @@ private:
 
     net::ip::tcp::acceptor acceptor_;
     std::shared_ptr<query_policy> policy_;
+    reply_cache answers_;
     tcp_limits limits_;
     std::size_t connections_ = 0;
     bool stopped_ = false;
