@@ -1,5 +1,6 @@
 #include "fake_dns/wire.hpp"
 
+#include <array>
 #include <cstring>
 
 namespace fake_dns {
@@ -278,29 +279,69 @@ name_status text_to_wire(std::string_view text, wire_name& out) {
 }
 
 std::string wire_to_text(std::span<const std::uint8_t> wire, bool lower) {
+    // How master files show each octet: 0 as is, 1 after a backslash, 2 as \DDD.
+    static constexpr auto shown = [] {
+        std::array<std::uint8_t, 256> t{};
+        for (int c = 0; c < 256; ++c) t[static_cast<std::size_t>(c)] = (c <= 0x20 || c >= 0x7f) ? 2 : 0;
+        for (char c : std::string_view(".\\\"();@$")) t[static_cast<unsigned char>(c)] = 1;
+        return t;
+    }();
+    // Most names need no escape: their text is the wire form without its first length
+    // octet, the other length octets turned into dots. The query log turns every
+    // question into text, so this is worth a path of its own.
+    unsigned special = 0;
+    std::size_t end = 0;
+    while (end < wire.size() && wire[end] != 0) {
+        std::size_t len = wire[end];
+        if (len > max_label_octets || end + 1 + len > wire.size()) {
+            special = 1;
+            break;
+        }
+        for (std::size_t i = 1; i <= len; ++i) special |= shown[wire[end + i]];
+        end += 1 + len;
+    }
+    if (special == 0) {
+        if (end == 0) return {};
+        std::string text(reinterpret_cast<const char*>(wire.data()) + 1, end - 1);
+        for (std::size_t k = 1 + wire[0]; k < end; k += 1 + wire[k]) text[k - 1] = '.';
+        if (lower)
+            for (auto& c : text) c = static_cast<char>(fold(static_cast<std::uint8_t>(c)));
+        return text;
+    }
+    // Otherwise built on the stack and copied out once.
+    std::array<char, 1024> buf;
+    std::size_t n = 0;
     std::string out;
     std::size_t p = 0;
     while (p < wire.size() && wire[p] != 0) {
         std::size_t len = wire[p];
         if (len > max_label_octets || p + 1 + len > wire.size()) break;
-        if (!out.empty()) out += '.';
+        if (n + 1 + 4 * len > buf.size()) {  // only for input longer than any name
+            out.append(buf.data(), n);
+            n = 0;
+        }
+        if (p != 0) buf[n++] = '.';
         for (std::size_t i = 1; i <= len; ++i) {
             std::uint8_t c = wire[p + i];
             if (lower) c = fold(c);
-            if (c == '.' || c == '\\' || c == '"' || c == '(' || c == ')' || c == ';' || c == '@' || c == '$') {
-                out += '\\';
-                out += static_cast<char>(c);
-            } else if (c <= 0x20 || c >= 0x7f) {
-                char buf[4] = {static_cast<char>('0' + c / 100), static_cast<char>('0' + c / 10 % 10),
-                               static_cast<char>('0' + c % 10), 0};
-                out += '\\';
-                out += buf;
-            } else {
-                out += static_cast<char>(c);
+            switch (shown[c]) {
+                case 0:
+                    buf[n++] = static_cast<char>(c);
+                    break;
+                case 1:
+                    buf[n++] = '\\';
+                    buf[n++] = static_cast<char>(c);
+                    break;
+                default:
+                    buf[n++] = '\\';
+                    buf[n++] = static_cast<char>('0' + c / 100);
+                    buf[n++] = static_cast<char>('0' + c / 10 % 10);
+                    buf[n++] = static_cast<char>('0' + c % 10);
             }
         }
         p += 1 + len;
     }
+    out.append(buf.data(), n);
     return out;
 }
 
@@ -529,10 +570,20 @@ std::optional<std::pair<header, question>> parse_question(std::span<const std::u
     h.arcount = get16(wire, 10);
     if (h.qdcount == 0) return std::nullopt;
     std::size_t pos = 12;
-    wire_name n;
-    if (!read_name(wire, pos, n) || wire.size() - pos < 4) return std::nullopt;
     question q;
-    q.name = wire_to_text(n.view(), false);
+    // A query's name is a plain run of labels: turned into text where it lies (a server
+    // logs every question). Anything else takes the general path.
+    std::size_t end = pos;
+    while (end < wire.size() && wire[end] != 0 && (wire[end] & 0xC0) == 0) end += 1 + std::size_t{wire[end]};
+    if (end < wire.size() && wire[end] == 0 && end + 1 - pos <= max_name_octets) {
+        q.name = wire_to_text(wire.subspan(pos, end + 1 - pos), false);
+        pos = end + 1;
+        if (wire.size() - pos < 4) return std::nullopt;
+    } else {
+        wire_name n;
+        if (!read_name(wire, pos, n) || wire.size() - pos < 4) return std::nullopt;
+        q.name = wire_to_text(n.view(), false);
+    }
     q.type = get16(wire, pos);
     q.qclass = get16(wire, pos + 2);
     return std::pair{h, std::move(q)};
