@@ -6,7 +6,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -20,18 +19,49 @@ constexpr auto tok = net::as_tuple(net::use_awaitable);
 // sending side. Closing now, with the client's pipelined commands still
 // unread, would make the kernel answer with a reset that discards the replies
 // not yet delivered (the client would see "connection reset" instead of the
-// 421). So read and drop until the client closes too, within bounds.
-net::awaitable<void> drain(net::ip::tcp::socket& socket, net::steady_timer& timer, const smtp_limits& limits) {
-    using namespace net::experimental::awaitable_operators;
+// 421). So read and drop until the client closes too, within bounds. One timer
+// for the whole linger, which cancels the read when it expires.
+net::awaitable<void> drain(std::shared_ptr<net::ip::tcp::socket> socket, const smtp_limits& limits) {
+    net::steady_timer timer(socket->get_executor());
+    timer.expires_after(limits.linger);
+    timer.async_wait([socket](const boost::system::error_code& ec) {
+        boost::system::error_code ignored;
+        if (!ec) socket->cancel(ignored);
+    });
     std::array<char, 8192> buf;
     std::size_t dropped = 0;
-    timer.expires_after(limits.linger);
     while (dropped < limits.linger_bytes) {
-        auto r = co_await (socket.async_read_some(net::buffer(buf), tok) || timer.async_wait(tok));
-        if (r.index() == 1) co_return;
-        auto [ec, n] = std::get<0>(r);
-        if (ec) co_return;  // end of file: the client has closed as well
+        auto [ec, n] = co_await socket->async_read_some(net::buffer(buf), tok);
+        if (ec) break;  // end of file (the client has closed as well), or the linger is over
         dropped += n;
+    }
+    timer.cancel();
+}
+
+// The idle limit of one connection: a deadline moved at every read, and a
+// watchdog that cancels the read once the deadline passes. Cheaper than racing
+// every read against a timer, which costs more than the read itself.
+struct idle_watch {
+    explicit idle_watch(net::any_io_executor ex) : timer(std::move(ex)) {}
+    net::steady_timer timer;
+    std::chrono::steady_clock::time_point since;  // when the read now waiting began
+    bool reading = false;
+    bool expired = false;
+};
+
+net::awaitable<void> watch_idle(std::shared_ptr<net::ip::tcp::socket> socket, std::shared_ptr<idle_watch> w,
+                                std::chrono::seconds limit) {
+    for (;;) {
+        // Only a read times out: while the session writes or delivers, wait another period.
+        w->timer.expires_at(w->reading ? w->since + limit : std::chrono::steady_clock::now() + limit);
+        auto [ec] = co_await w->timer.async_wait(tok);
+        if (ec || !socket->is_open()) co_return;  // the session is over
+        if (w->reading && std::chrono::steady_clock::now() - w->since >= limit) {
+            w->expired = true;
+            boost::system::error_code ignored;
+            socket->cancel(ignored);  // the read ends with operation_aborted
+            co_return;
+        }
     }
 }
 
@@ -41,7 +71,7 @@ void log_lines(smtp_host& host, std::uint32_t client, bool from_server, std::str
         auto eol = text.find('\n');
         auto line = text.substr(0, eol);
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        host.transcript(client, from_server, std::string(line));
+        host.transcript(client, from_server, line);
         if (eol == std::string_view::npos) break;
         text.remove_prefix(eol + 1);
     }
@@ -91,7 +121,6 @@ net::awaitable<void> smtp_server::accept_loop() {
 }
 
 net::awaitable<void> smtp_server::session(net::ip::tcp::socket s) {
-    using namespace net::experimental::awaitable_operators;
     auto self = shared_from_this();
     auto socket = std::make_shared<net::ip::tcp::socket>(std::move(s));
     std::erase_if(sessions_, [](auto& w) { return w.expired(); });
@@ -113,7 +142,18 @@ net::awaitable<void> smtp_server::session(net::ip::tcp::socket s) {
     auto policy = host_->open_session(client, config, forced);
     if (!policy) co_return;  // closed as it goes out of scope
     server_session fsm(std::move(config), *policy, peer.address().to_string());
-    net::steady_timer timer(socket->get_executor());
+
+    auto idle = std::make_shared<idle_watch>(socket->get_executor());
+    auto start_watch = [&] {
+        idle->expired = false;
+        net::co_spawn(socket->get_executor(), watch_idle(socket, idle, limits_.idle_timeout), net::detached);
+    };
+    start_watch();
+    struct watch_guard {
+        std::shared_ptr<idle_watch> w;
+        ~watch_guard() { w->timer.cancel(); }
+    } wguard{idle};
+
     std::array<char, 8192> buf;
     bool in_content = false;  // between 354 and the reply to the final dot: not logged line by line
     std::size_t content_bytes = 0;
@@ -125,8 +165,9 @@ net::awaitable<void> smtp_server::session(net::ip::tcp::socket s) {
             auto& a = todo[i];
             if (a.what == server_action::kind::close) {
                 socket->shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+                idle->timer.cancel();
                 if (!stopped_) {
-                    auto pending = drain(*socket, timer, limits_);
+                    auto pending = drain(socket, limits_);
                     co_await std::move(pending);
                 }
                 socket->close(ignored);
@@ -152,14 +193,20 @@ net::awaitable<void> smtp_server::session(net::ip::tcp::socket s) {
             auto [wec, n] = co_await net::async_write(*socket, net::buffer(a.bytes), tok);
             if (wec) co_return;
         }
-        timer.expires_after(limits_.idle_timeout);
-        auto r = co_await (socket->async_read_some(net::buffer(buf), tok) || timer.async_wait(tok));
-        if (r.index() == 1) {
-            todo = fsm.on_idle_timeout();
-            if (todo.empty()) co_return;
-            continue;
+        idle->since = std::chrono::steady_clock::now();
+        idle->reading = true;
+        auto [ec, n] = co_await socket->async_read_some(net::buffer(buf), tok);
+        idle->reading = false;
+        if (idle->expired) {
+            if (!ec) {
+                start_watch();  // data came in just as the deadline passed: not idle after all
+            } else {
+                todo = fsm.on_idle_timeout();
+                if (todo.empty()) co_return;
+                start_watch();
+                continue;
+            }
         }
-        auto [ec, n] = std::get<0>(r);
         if (ec) co_return;  // the client went away
         std::string_view bytes(buf.data(), n);
         if (in_content) content_bytes += n;

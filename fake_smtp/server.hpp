@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -37,7 +38,7 @@ public:
     /// Stores or queues a complete message.
     virtual net::awaitable<delivery_outcome> deliver(envelope env, std::string data) = 0;
     /// One line of the dialogue, for the protocol log ("<<<" server, ">>>" client).
-    virtual void transcript(std::uint32_t client, bool from_server, const std::string& line) = 0;
+    virtual void transcript(std::uint32_t client, bool from_server, std::string_view line) = 0;
 };
 
 /// Limits of a listener.

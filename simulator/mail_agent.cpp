@@ -169,19 +169,34 @@ std::unique_ptr<fake_smtp::server_policy> mail_agent::open_session(std::uint32_t
     return std::make_unique<agent_policy>(std::move(view), std::move(cfg));
 }
 
-void mail_agent::record(const std::string& peer, bool outbound, const std::string& line) {
-    events_.push_back({lab_.now(), peer, outbound, line});
+void mail_agent::record(const std::string& peer, bool outbound, std::string line) {
+    events_.push_back({lab_.now(), peer, outbound, std::move(line)});
     if (events_.size() > max_events) events_.pop_front();
 }
 
-void mail_agent::transcript(std::uint32_t client, bool from_server, const std::string& line) {
-    auto peer = support::format_ipv4(client);
-    auto text = (from_server ? "<<< " : ">>> ") + line;
-    record(peer, false, text);  // netmon sees the wire whatever the server logs
+void mail_agent::transcript(std::uint32_t client, bool from_server, std::string_view line) {
+    // Every command and reply comes through here: the client's address is formatted
+    // once per client, and each line is built once for netmon and once for the log.
+    if (client != transcript_client_ || transcript_peer_.empty()) {
+        transcript_client_ = client;
+        transcript_peer_ = support::format_ipv4(client);
+    }
+    const std::string& peer = transcript_peer_;
+    std::string text;
+    text.reserve(4 + line.size());
+    text.append(from_server ? "<<< " : ">>> ").append(line);
     // The protocol log: an Exchange IMC writes it only at the level its
     // Diagnostics Logging asks for (none: nothing; medium and maximum: the dialogue).
-    if (auto* h = live_host(); h && h->exchange && h->exchange->imc.protocol_log == "none") return;
-    lab_.note("smtp", host_, peer + " " + text);
+    auto* h = live_host();
+    bool logged = !(h && h->exchange && h->exchange->imc.protocol_log == "none");
+    std::string entry;
+    if (logged) {
+        entry.reserve(peer.size() + 1 + text.size());
+        entry.append(peer).append(1, ' ').append(text);
+    }
+    record(peer, false, std::move(text));  // netmon sees the wire whatever the server logs
+    static const std::string kind = "smtp";
+    if (logged) lab_.note(kind, host_, entry);
 }
 
 std::string mail_agent::store_local(const std::string& mailbox, const std::string& mail_from,

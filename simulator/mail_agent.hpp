@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -91,7 +92,7 @@ public:
     std::unique_ptr<fake_smtp::server_policy> open_session(std::uint32_t client, fake_smtp::server_config& config,
                                                            std::optional<fake_smtp::reply>& forced) override;
     net::awaitable<fake_smtp::delivery_outcome> deliver(fake_smtp::envelope env, std::string data) override;
-    void transcript(std::uint32_t client, bool from_server, const std::string& line) override;
+    void transcript(std::uint32_t client, bool from_server, std::string_view line) override;
 
     /// Submits a message as a local user of this host would (the API, DSNs):
     /// local recipients get it at once, others go to the outbound queue.
@@ -149,7 +150,7 @@ private:
                                                                          std::vector<std::string> rcpts,
                                                                          std::string mail_from, std::string data,
                                                                          bool body_8bit);
-    void record(const std::string& peer, bool outbound, const std::string& line);
+    void record(const std::string& peer, bool outbound, std::string line);
 
     mail_context& lab_;
     std::string host_;
@@ -159,6 +160,8 @@ private:
     std::map<ipv4, std::deque<duration>> recent_connections_;  // per client host, for the rate limit
     std::optional<duration> wakeup_;                           // when the queue timer is set for
     std::map<std::string, std::vector<stored_message>> connector_queues_;
+    std::uint32_t transcript_client_ = 0;  // the client whose address transcript_peer_ holds
+    std::string transcript_peer_;
 };
 
 }  // namespace sim
