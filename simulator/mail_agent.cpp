@@ -199,8 +199,16 @@ void mail_agent::transcript(std::uint32_t client, bool from_server, std::string_
     if (logged) lab_.note(kind, host_, entry);
 }
 
+const std::string& mail_agent::date_of(std::int64_t wall_ms) {
+    if (date_text_.empty() || wall_ms / 1000 != date_second_) {
+        date_second_ = wall_ms / 1000;
+        date_text_ = fake_smtp::rfc5322_date(wall_ms);
+    }
+    return date_text_;
+}
+
 std::string mail_agent::store_local(const std::string& mailbox, const std::string& mail_from,
-                                    const std::vector<std::string>& to, const std::string& data, const std::string& id) {
+                                    const std::vector<std::string>& to, std::string data, const std::string& id) {
     stored_message m;
     m.id = id;
     m.mailbox = mailbox;
@@ -208,7 +216,7 @@ std::string mail_agent::store_local(const std::string& mailbox, const std::strin
     m.to = to;
     m.subject = fake_smtp::header_value(data, "Subject");
     m.date = fake_smtp::header_value(data, "Date");
-    m.data = data;
+    m.data = std::move(data);
     m.received = lab_.now();
     if (auto* s = lab_.store())
         if (auto err = s->save_message(host_, m); !err.empty()) return err;
@@ -242,10 +250,12 @@ net::awaitable<fake_smtp::delivery_outcome> mail_agent::deliver(fake_smtp::envel
     auto* h = live_host();
     int max_hops = h && h->smtp ? h->smtp->max_hops : 30;
     int hops = fake_smtp::count_received(data);
-    auto date = fake_smtp::rfc5322_date(lab_.wall_ms(lab_.now()));
+    auto date = date_of(lab_.wall_ms(lab_.now()));
     auto full = fake_smtp::received_header(cfg.hostname, env.helo, env.client_address, id, env.esmtp,
-                                           env.rcpt_to.size() == 1 ? env.rcpt_to.front() : "", date) +
-                data;
+                                           env.rcpt_to.size() == 1 ? env.rcpt_to.front() : "", date);
+    full.reserve(full.size() + data.size());
+    full += data;
+    data = std::string();  // copied: no need to hold the message twice
 
     // RFC 5321 6.3: a message that has crossed too many hosts is a loop; accept it and bounce it.
     if (hops >= max_hops) {
@@ -277,8 +287,12 @@ net::awaitable<fake_smtp::delivery_outcome> mail_agent::deliver(fake_smtp::envel
         else relayed.push_back(r);
     }
     if (!unknown.empty()) bounce(env.mail_from, full, unknown, date);
+    std::size_t left = local.size();
     for (auto& [mailbox, rcpts] : local) {
-        if (auto err = store_local(mailbox, env.mail_from, rcpts, full, id); !err.empty()) {
+        // The last mailbox takes the message itself when nothing is queued after it.
+        bool last = --left == 0 && relayed.empty();
+        auto err = store_local(mailbox, env.mail_from, rcpts, last ? std::move(full) : std::string(full), id);
+        if (!err.empty()) {
             lab_.note("mail", host_, "cannot store message " + id + ": " + err);
             out.failure = reply{451, "4.3.0", "Error: queue file write error"};
             co_return out;

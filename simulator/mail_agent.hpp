@@ -132,7 +132,7 @@ private:
     fake_smtp::mail_host_config mail_config(const connection_view* view) const;
     const sim::host_config* live_host() const;
     std::string store_local(const std::string& mailbox, const std::string& mail_from, const std::vector<std::string>& to,
-                            const std::string& data, const std::string& id);
+                            std::string data, const std::string& id);
     std::string store_in_folder(stored_message m);
     bool is_mailbox(const std::string& address) const;
     std::string looked_up(const std::string& name) const;
@@ -151,6 +151,8 @@ private:
                                                                          std::string mail_from, std::string data,
                                                                          bool body_8bit);
     void record(const std::string& peer, bool outbound, std::string line);
+    /// The RFC 5322 date of a wall-clock time, formatted once per second.
+    const std::string& date_of(std::int64_t wall_ms);
 
     mail_context& lab_;
     std::string host_;
@@ -162,6 +164,8 @@ private:
     std::map<std::string, std::vector<stored_message>> connector_queues_;
     std::uint32_t transcript_client_ = 0;  // the client whose address transcript_peer_ holds
     std::string transcript_peer_;
+    std::int64_t date_second_ = 0;         // the second date_text_ holds, when it is not empty
+    std::string date_text_;
 };
 
 }  // namespace sim
