@@ -440,10 +440,7 @@ struct dns_host : fake_dns::query_policy {
         q.client = client;
         q.tcp = tcp;
         q.dropped = dropped;
-        if (auto parsed = fake_dns::parse_question(query)) {
-            q.qname = std::move(parsed->second.name);
-            q.qtype = parsed->second.type;
-        }
+        q.set_question(query);
         if (reply.size() >= 12) {
             q.rcode = reply[3] & 0x0f;
             q.answers = static_cast<std::uint16_t>((reply[6] << 8) | reply[7]);

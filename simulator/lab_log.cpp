@@ -1,16 +1,49 @@
 #include "simulator/lab_log.hpp"
 
+#include <algorithm>
+
 #include "fake_dns/record.hpp"
+#include "fake_dns/wire.hpp"
 #include "support/ipv4.hpp"
 
 namespace sim {
 
+void dns_query_note::set_question(std::span<const std::uint8_t> query) {
+    wire_size = 0;
+    long_name.clear();
+    qtype = 0;
+    // Plain labels from offset 12 up to the root (a question name is never
+    // compressed in practice); anything else goes the careful way.
+    if (query.size() >= 12 && ((query[4] << 8) | query[5]) >= 1) {
+        std::size_t pos = 12;
+        while (pos < query.size() && query[pos] != 0 && query[pos] < 64 && pos - 12 + query[pos] + 1u < wire.size())
+            pos += query[pos] + 1u;
+        if (pos + 5 <= query.size() && query[pos] == 0) {  // the root label, then QTYPE and QCLASS
+            std::copy(query.begin() + 12, query.begin() + static_cast<std::ptrdiff_t>(pos + 1), wire.begin());
+            wire_size = static_cast<std::uint8_t>(pos + 1 - 12);
+            qtype = static_cast<std::uint16_t>((query[pos + 1] << 8) | query[pos + 2]);
+            return;
+        }
+    }
+    if (auto parsed = fake_dns::parse_question(query)) {
+        long_name = std::move(parsed->second.name);
+        qtype = parsed->second.type;
+    }
+}
+
+std::string dns_query_note::qname() const {
+    if (wire_size) return fake_dns::wire_to_text({wire.data(), wire_size}, false);
+    return long_name;
+}
+
 std::string log_entry::describe() const {
     if (!query) return text;
     auto& q = *query;
+    auto qname = q.qname();
     static constexpr const char* rcodes[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"};
     std::string out = support::format_ipv4(q.client) + " asked ";
-    out += q.qname.empty() ? std::string("(malformed query)") : q.qname + " " + fake_dns::type_name(q.qtype);
+    out += q.wire_size == 0 && q.long_name.empty() ? std::string("(malformed query)")
+                                                   : (qname.empty() ? std::string(".") : qname) + " " + fake_dns::type_name(q.qtype);
     out += q.tcp ? " over TCP: " : ": ";
     if (q.dropped) return out + "no answer: the DNS service is down";
     out += q.rcode < 6 ? rcodes[q.rcode] : "RCODE" + std::to_string(q.rcode);

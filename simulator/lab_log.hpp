@@ -4,6 +4,8 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <array>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -15,13 +17,23 @@ namespace sim {
 /// someone reads the log (a DNS server answers far more often than anyone reads).
 struct dns_query_note {
     std::uint32_t client = 0;
-    std::string qname;          ///< "" for a malformed query
+    /// The question's name as it came, in wire form, when it fits (most do):
+    /// copying it costs far less than making text of every query, and the text
+    /// is made only when somebody reads the entry.
+    std::array<std::uint8_t, 62> wire{};
+    std::uint8_t wire_size = 0;
+    std::string long_name;      ///< the name as text when it did not fit `wire`
     std::uint16_t qtype = 0;
     std::uint16_t answers = 0;
     std::uint8_t rcode = 0;
     bool tcp = false;
     bool truncated = false;
     bool dropped = false;       ///< the server was down: no answer
+
+    /// Records the first question of `query` (name and type); a malformed one leaves the name "".
+    void set_question(std::span<const std::uint8_t> query);
+    /// The queried name as text, in the case it was sent, without the trailing dot; "" for a malformed query or the root.
+    std::string qname() const;
 };
 
 /// One entry of the lab's log: a DNS query, an SMTP transcript line, an event
