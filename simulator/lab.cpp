@@ -431,12 +431,14 @@ struct dns_host : fake_dns::query_policy {
 
     void log_query(std::uint32_t client, bool tcp, std::span<const std::uint8_t> query,
                    std::span<const std::uint8_t> reply, bool dropped) {
-        log_entry e;
+        // Filled in place: a full log hands back its oldest slot with its storage.
+        log_entry& e = owner->log.next_slot();
         e.sim = owner->now();
         e.wall_ms = wall_now_ms();
-        e.kind = "dns";
-        e.host = name;
-        dns_query_note& q = e.query.emplace();
+        e.kind.assign("dns");
+        e.host.assign(name);
+        e.text.clear();
+        dns_query_note& q = e.query ? *e.query : e.query.emplace();
         q.client = client;
         q.tcp = tcp;
         q.dropped = dropped;
@@ -445,8 +447,12 @@ struct dns_host : fake_dns::query_policy {
             q.rcode = reply[3] & 0x0f;
             q.answers = static_cast<std::uint16_t>((reply[6] << 8) | reply[7]);
             q.truncated = reply[2] & 0x02;
+        } else {
+            q.rcode = 0;
+            q.answers = 0;
+            q.truncated = false;
         }
-        owner->log.add(std::move(e));
+        owner->log.publish();
     }
 };
 

@@ -52,27 +52,40 @@ std::string log_entry::describe() const {
     return out;
 }
 
-std::uint64_t lab_log::add(log_entry e) {
+log_entry& lab_log::next_slot() {
+    if (size_ < capacity_) {
+        if (ring_.size() < capacity_) ring_.emplace_back();  // grows as used, up to capacity_
+        return ring_[(head_ + size_) % ring_.size()];
+    }
+    return ring_[head_];  // the oldest: publish() moves head_ past it
+}
+
+std::uint64_t lab_log::publish() {
+    auto& e = size_ < capacity_ ? ring_[(head_ + size_) % ring_.size()] : ring_[head_];
     e.seq = next_seq_++;
-    entries_.push_back(std::move(e));
-    if (entries_.size() > capacity_) entries_.pop_front();
-    if (subscribers_.empty()) return entries_.back().seq;
+    if (size_ < capacity_) ++size_;
+    else head_ = (head_ + 1) % ring_.size();
     // A subscriber may unsubscribe (itself or another) while being told: walk by id.
     for (auto it = subscribers_.begin(); it != subscribers_.end();) {
         auto id = it->first;
-        it->second(entries_.back());
+        it->second(e);
         it = subscribers_.upper_bound(id);
     }
-    return entries_.back().seq;
+    return e.seq;
+}
+
+std::uint64_t lab_log::add(log_entry e) {
+    next_slot() = std::move(e);
+    return publish();
 }
 
 std::vector<log_entry> lab_log::since(std::uint64_t after, std::size_t max) const {
     std::vector<log_entry> out;
-    if (entries_.empty()) return out;
+    if (size_ == 0) return out;
     // Entries are consecutive by seq, so the start is found by arithmetic.
-    auto first = entries_.front().seq;
+    auto first = at(0).seq;
     std::size_t start = after < first ? 0 : static_cast<std::size_t>(after - first + 1);
-    for (auto i = start; i < entries_.size() && out.size() < max; ++i) out.push_back(entries_[i]);
+    for (auto i = start; i < size_ && out.size() < max; ++i) out.push_back(at(i));
     return out;
 }
 

@@ -1,6 +1,5 @@
 #pragma once
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -56,10 +55,16 @@ class lab_log {
 public:
     using subscriber = std::function<void(const log_entry&)>;
 
-    explicit lab_log(std::size_t capacity = 10000) : capacity_(capacity) {}
+    explicit lab_log(std::size_t capacity = 10000) : capacity_(capacity ? capacity : 1) {}
 
     /// Appends; sets the entry's sequence number and tells subscribers.
     std::uint64_t add(log_entry e);
+    /// The hot path (a DNS query each): the slot of the next entry, filled in
+    /// place. When the log is full it is the oldest entry's slot, with its
+    /// strings' storage kept; the caller sets every field, then calls publish().
+    log_entry& next_slot();
+    /// Gives the entry filled by next_slot() its number and tells subscribers.
+    std::uint64_t publish();
     /// Entries with seq > `after`, oldest first, at most `max`.
     std::vector<log_entry> since(std::uint64_t after, std::size_t max = 1000) const;
     /// The last sequence number given.
@@ -69,8 +74,12 @@ public:
     void unsubscribe(int id);
 
 private:
+    const log_entry& at(std::size_t i) const { return ring_[(head_ + i) % ring_.size()]; }
+
     std::size_t capacity_;
-    std::deque<log_entry> entries_;
+    // A ring: the oldest entry at head_, size_ of them; full rings reuse the oldest slot.
+    std::vector<log_entry> ring_;
+    std::size_t head_ = 0, size_ = 0;
     std::uint64_t next_seq_ = 1;
     std::map<int, subscriber> subscribers_;
     int next_sub_ = 1;

@@ -50,3 +50,37 @@ TEST(lab_log, a_malformed_query_says_so) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(lab_log, a_full_log_keeps_the_newest_entries_in_order) {
+    sim::lab_log log(3);
+    std::vector<std::uint64_t> told;
+    log.subscribe([&](const sim::log_entry& e) { told.push_back(e.seq); });
+    for (int i = 1; i <= 5; ++i) {
+        sim::log_entry e;
+        e.kind = "note";
+        e.text = "entry " + std::to_string(i);
+        EXPECT_EQ(log.add(std::move(e)), static_cast<std::uint64_t>(i));
+    }
+    // In place, as the DNS path writes: the oldest slot comes back, its old text must not show.
+    auto& slot = log.next_slot();
+    slot.kind.assign("dns");
+    slot.text.clear();
+    slot.query.emplace().set_question(query_for("corp.example", 6));
+    EXPECT_EQ(log.publish(), 6u);
+    EXPECT_EQ(told, (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6}));
+    auto all = log.since(0);
+    ASSERT_EQ(all.size(), 3u);
+    EXPECT_EQ(all[0].seq, 4u);
+    EXPECT_EQ(all[0].text, "entry 4");
+    EXPECT_EQ(all[1].text, "entry 5");
+    EXPECT_EQ(all[2].seq, 6u);
+    EXPECT_EQ(all[2].describe(), "0.0.0.0 asked corp.example SOA: NOERROR, 0 answers");
+    EXPECT_EQ(log.since(5).size(), 1u);
+    EXPECT_EQ(log.since(6).size(), 0u);
+    EXPECT_EQ(log.since(4, 1).front().seq, 5u);
+    EXPECT_EQ(log.last_seq(), 6u);
+}
+
+}  // namespace
