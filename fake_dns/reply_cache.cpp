@@ -29,9 +29,18 @@ std::size_t question_name_end(std::span<const std::uint8_t> q) {
     }
 }
 
+// True when the query holds a compression pointer to offset 0 or 1: a name that
+// starts in the ID. The key leaves the ID out, so such a query (never a real
+// client's, but a fuzzer's) must not share a reply with one of another ID.
+bool may_read_the_id(std::span<const std::uint8_t> q) {
+    for (std::size_t i = header_size; i + 1 < q.size(); ++i)
+        if (q[i] == 0xC0 && q[i + 1] < 2) return true;
+    return false;
+}
+
 // True when a query has the shape of those the cache keeps (zones and context aside).
 bool keepable(std::span<const std::uint8_t> q) {
-    return q.size() >= header_size && q.size() <= max_query && !(q[2] & 0x80);
+    return q.size() >= header_size && q.size() <= max_query && !(q[2] & 0x80) && !may_read_the_id(q);
 }
 
 static_assert(std::endian::native == std::endian::little, "fold8 and its masks take octet 0 as the low one");

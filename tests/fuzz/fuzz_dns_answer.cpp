@@ -1,11 +1,14 @@
 // Arbitrary queries against a small fixed zone set, over UDP and TCP: answer()
-// never crashes, replies parse, respect the size limit and echo the ID.
+// never crashes, replies parse, respect the size limit and echo the ID; and the
+// reply cache, asked the same query (a miss, then a hit) and the same query with
+// another ID, answers byte for byte what answer() does.
 #include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "fake_dns/answer.hpp"
+#include "fake_dns/reply_cache.hpp"
 #include "fake_dns/wire.hpp"
 #include "fake_dns/zone_file.hpp"
 
@@ -71,7 +74,10 @@ void check(std::span<const std::uint8_t> query, const std::vector<std::uint8_t>&
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     static const fixture f;
     std::span<const std::uint8_t> query(data, size);
-    static std::vector<std::uint8_t> out;
+    static std::vector<std::uint8_t> out, cached, again;
+    static fake_dns::reply_cache cache;
+    std::vector<std::uint8_t> other_id(query.begin(), query.end());
+    if (other_id.size() >= 2) other_id[0] ^= 0x5a;
     fake_dns::query_context udp, tcp, trunc, fail_some, fail_all;
     tcp.tcp = true;
     trunc.truncate = true;
@@ -79,6 +85,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     fail_all.servfail = &f.servfail_all;
     for (const auto* ctx : {&udp, &tcp, &trunc, &fail_some, &fail_all}) {
         bool replied = fake_dns::answer(f.zones, query, *ctx, out);
+        // The cache: a miss (or a hit from an earlier input) and then surely a hit.
+        for (int round = 0; round < 2; ++round)
+            if (cache.answer(f.zones, query, *ctx, cached) != replied || cached != out) fail();
+        if (other_id.size() >= 2) {
+            bool direct = fake_dns::answer(f.zones, other_id, *ctx, again);
+            if (cache.answer(f.zones, other_id, *ctx, cached) != direct || cached != again) fail();
+        }
         if (!replied) {
             if (!out.empty()) fail();
             continue;

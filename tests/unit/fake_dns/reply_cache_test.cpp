@@ -226,6 +226,23 @@ TEST_F(reply_cache_test, silence_and_odd_queries_are_not_kept) {
     EXPECT_EQ(cache.hits(), 1u);
 }
 
+// A name may point into the header: then the ID is part of what the query
+// says, and a reply for one ID is not the reply for another (found by the
+// differential fuzz check in tests/fuzz/fuzz_dns_answer.cpp).
+TEST_F(reply_cache_test, a_query_whose_names_read_the_id_is_not_kept) {
+    reply_cache cache;
+    auto q = query(0x5234, "", A);   // the root, then an additional record named by a pointer to offset 0
+    q[11] = 1;                       // ARCOUNT 1
+    for (std::uint8_t b : {0xC0, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}) q.push_back(b);
+    both(cache, q, udp);
+    auto other = q;
+    other[0] = 0x08;                 // now the "label" at offset 0 has a length that fits
+    both(cache, other, udp);
+    both(cache, q, udp);
+    EXPECT_EQ(cache.size(), 0u);
+    EXPECT_EQ(cache.hits(), 0u);
+}
+
 TEST_F(reply_cache_test, other_zones_or_a_new_generation_miss) {
     reply_cache cache;
     both(cache, query(1, "www.corp.example", A), udp);
