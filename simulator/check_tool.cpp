@@ -1,4 +1,5 @@
 #include "simulator/check_tool.hpp"
+#include "simulator/files.hpp"
 
 #include <fcntl.h>
 #include <sys/prctl.h>
@@ -1247,17 +1248,10 @@ int check_tool_main(const check_tool_options& options) {
         items.push_back(std::move(w));
     }
 
-    std::string base = "/tmp";
-    if (auto* t = std::getenv("TMPDIR"); t && *t) {
-        std::error_code ec;
-        if (fs::is_directory(t, ec)) base = t;
-    }
-    std::vector<char> tmpl(base.begin(), base.end());
-    for (char ch : std::string_view("/mailsim-check-XXXXXX")) tmpl.push_back(ch);
-    tmpl.push_back('\0');
-    char* workdir = ::mkdtemp(tmpl.data());
-    if (!workdir) {
-        std::cerr << "mailsim check-tool: cannot create a work directory: " << std::strerror(errno) << "\n";
+    std::string why;
+    auto workdir = make_work_directory("mailsim-check", why);
+    if (workdir.empty()) {
+        std::cerr << "mailsim check-tool: cannot create a work directory: " << why << "\n";
         return exit_runtime;
     }
 

@@ -15,6 +15,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
+#include "simulator/files.hpp"
 #include "simulator/catalogue.hpp"
 #include "simulator/lab_api.hpp"
 #include "simulator/trainer_service.hpp"
@@ -41,18 +42,6 @@ std::string csv_field(const std::string& s) {
     if (!s.empty() && std::string("=+-@").find(s[0]) != std::string::npos) out += "'";
     for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
     return out + "\"";
-}
-
-bool write_atomically(const std::string& path, const std::string& text) {
-    auto tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << text;
-        if (!out) return false;
-    }
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    return !ec;
 }
 
 }  // namespace
@@ -397,8 +386,9 @@ std::string class_room::start() {
     if (!dir.empty()) {
         json::object tokens{{"@instructor", r.instructor_token}};
         for (auto& m : r.members) tokens[m->name] = m->token;
-        if (!write_atomically((dir / "class.json").string(), json::serialize(json::object{{"tokens", tokens}})))
-            return "cannot write " + (dir / "class.json").string();
+        if (auto err = write_file_atomically((dir / "class.json").string(), json::serialize(json::object{{"tokens", tokens}}));
+            !err.empty())
+            return err;
     }
     return {};
 }

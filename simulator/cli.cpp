@@ -16,6 +16,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include "simulator/api.hpp"
+#include "simulator/files.hpp"
 #include "simulator/catalogue.hpp"
 #include "simulator/check_tool.hpp"
 #include "simulator/console_client.hpp"
@@ -123,18 +124,6 @@ void print_table(const lab& l, const api_identity& id) {
     std::cout << "Stop with Ctrl-C.\n" << std::flush;
 }
 
-bool write_file_atomically(const std::string& path, const std::string& text) {
-    auto tmp = path + ".tmp." + std::to_string(::getpid());
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << text << "\n";
-        if (!out) return false;
-    }
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    return !ec;
-}
-
 int log_rank(const std::string& level) {
     if (level == "error") return 0;
     if (level == "warn") return 1;
@@ -220,7 +209,7 @@ int run_lab(const run_args& a) {
     id.url = api.url();
 
     auto ready = ready_json(l, id);
-    if (!a.ready_file.empty() && !write_file_atomically(a.ready_file, ready)) {
+    if (!a.ready_file.empty() && !write_file_atomically(a.ready_file, ready + "\n").empty()) {
         std::cerr << "mailsim: cannot write the ready file `" << a.ready_file << "`\n";
         return exit_runtime;
     }

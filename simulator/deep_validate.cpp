@@ -1,4 +1,5 @@
 #include "simulator/deep_validate.hpp"
+#include "simulator/files.hpp"
 
 #include <fcntl.h>
 #include <sys/prctl.h>
@@ -848,16 +849,13 @@ int validate_deep_main(const deep_options& options) {
         w.jobs_left = 1 + w.alts.size();
     }
 
-    std::string base = "/tmp";
-    if (auto* t = std::getenv("TMPDIR"); t && *t) base = t;
-    auto tmpl = base + "/mailsim-deep-XXXXXX";
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    char* workdir = ::mkdtemp(buf.data());
-    if (!workdir) {
-        std::cerr << "mailsim validate: cannot create a work directory: " << std::strerror(errno) << "\n";
+    std::string why;
+    auto work = make_work_directory("mailsim-deep", why);
+    if (work.empty()) {
+        std::cerr << "mailsim validate: cannot create a work directory: " << why << "\n";
         return exit_runtime;
     }
+    const char* workdir = work.c_str();
     struct sigaction sa {}, old_int{}, old_term{};
     sa.sa_handler = on_interrupt;
     sigemptyset(&sa.sa_mask);

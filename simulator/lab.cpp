@@ -26,6 +26,7 @@
 #include "fake_dns/server.hpp"
 #include "fake_dns/wire.hpp"
 #include "fake_dns/zone.hpp"
+#include "simulator/files.hpp"
 #include "simulator/catalogue.hpp"
 #include "simulator/config_json.hpp"
 #include "simulator/faults.hpp"
@@ -1106,16 +1107,7 @@ void lab::impl::save_live() {
     if (!started || stopped) return;
     auto path = live_path();
     if (path.empty()) return;
-    // A new file renamed over the old: a crash leaves one or the other.
-    auto tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << snapshot();
-        if (!out) return note("lab", "", "cannot write " + tmp);
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) note("lab", "", "cannot write " + path + ": " + ec.message());
+    if (auto err = write_file_atomically(path, snapshot()); !err.empty()) note("lab", "", err);
 }
 
 std::vector<service_endpoint> lab::services() const {

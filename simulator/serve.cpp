@@ -11,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include "simulator/files.hpp"
 #include "simulator/class_config.hpp"
 #include "simulator/class_room.hpp"
 #include "simulator/cli.hpp"
@@ -45,18 +46,6 @@ std::optional<scenario> scenario_for(const std::string& name, const source_pos& 
     }
     cache[path] = s;
     return s;
-}
-
-bool write_file_atomically(const std::string& path, const std::string& text) {
-    auto tmp = path + ".tmp." + std::to_string(::getpid());
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << text << "\n";
-        if (!out) return false;
-    }
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    return !ec;
 }
 
 }  // namespace
@@ -111,7 +100,7 @@ int serve_main(const serve_args& a) {
     }
     room.set_url(api.url());
     auto ready = room.ready_json();
-    if (!a.ready_file.empty() && !write_file_atomically(a.ready_file, ready)) {
+    if (!a.ready_file.empty() && !write_file_atomically(a.ready_file, ready + "\n").empty()) {
         std::cerr << "mailsim: cannot write the ready file `" << a.ready_file << "`\n";
         return exit_runtime;
     }

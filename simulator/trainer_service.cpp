@@ -13,6 +13,7 @@
 #include <boost/json.hpp>
 
 #include "fake_smtp/mail_policy.hpp"
+#include "simulator/files.hpp"
 #include "simulator/catalogue.hpp"
 #include "simulator/lab_checks.hpp"
 #include "simulator/mail_agent.hpp"
@@ -230,19 +231,7 @@ void trainer_service::persist_to(std::string path) {
 void trainer_service::changed() {
     if (on_change) on_change();
     if (path_.empty()) return;
-    // Write a new file and rename it over the old: a crash leaves one or the other.
-    auto tmp = path_ + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << save();
-        if (!out) {
-            lab_.note("trainer", "", "cannot write " + tmp);
-            return;
-        }
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path_, ec);
-    if (ec) lab_.note("trainer", "", "cannot write " + path_ + ": " + ec.message());
+    if (auto err = write_file_atomically(path_, save()); !err.empty()) lab_.note("trainer", "", err);
 }
 
 std::string trainer_service::save() const {
