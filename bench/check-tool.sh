@@ -58,8 +58,12 @@ EOF
 fi
 command -v python3 >/dev/null || { echo "bench/check-tool.sh: python3 is missing" >&2; exit 1; }
 
-OUT=${KEEP:-$(mktemp -d /tmp/mailsim-bench-check.XXXXXX)}
-mkdir -p "$OUT"
+if [[ -n ${KEEP:-} ]]; then
+    OUT=$KEEP
+    mkdir -p "$OUT" || { echo "bench/check-tool.sh: cannot create $OUT" >&2; exit 1; }
+else
+    OUT=$(mktemp -d /tmp/mailsim-bench-check.XXXXXX) || { echo "bench/check-tool.sh: mktemp failed" >&2; exit 1; }
+fi
 [[ -n $KEEP ]] || trap 'rm -rf "$OUT"' EXIT
 
 NULL_TOOL="echo '{\"findings\":[]}'"
